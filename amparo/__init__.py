@@ -1,0 +1,1 @@
+"""Amparo's composition layer: settings, logging, Temporal wiring, services and the CLI."""

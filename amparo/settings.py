@@ -1,0 +1,57 @@
+"""One place for configuration: `AMPARO_*` environment variables, validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A wrong setting: its message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every command reads it the same way."""
+
+    model_config = SettingsConfigDict(env_prefix="AMPARO_", extra="ignore")
+
+    data_dir: Path = Path(".amparo")
+    database_url: str | None = None
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "amparo-cases"
+    log_level: str = "INFO"
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    # SLA defaults in days per step; a new case records the policy in force when it opens.
+    sla_days: dict[str, int] = Field(default_factory=dict)
+    stale_days: int = Field(default=30, ge=1)
+    max_updates_per_run: int = Field(default=1000, ge=1, le=1900)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'amparo.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, failing with one clear line on a wrong value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "AMPARO_" + str(first["loc"][0]).upper() if first["loc"] else "AMPARO_*"
+        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None

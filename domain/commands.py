@@ -1,0 +1,147 @@
+"""Commands: what people (and the case's own timers) ask of a case, in the imperative.
+
+Every command carries `command_id` (the idempotency key; event ids derive from it),
+`actor`, and `at` (the moment it is decided, set by the workflow from its clock).
+`occurred_at` lets work be recorded after the fact; it defaults to `at`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.person import Person, VictimContext
+from domain.sla import SlaPolicy
+from domain.vocabulary import (
+    ClosureReason,
+    ConsentScope,
+    CrimeType,
+    IdentificationOutcome,
+    Step,
+    StepAction,
+)
+
+ShortText = Annotated[str, Field(max_length=2000)]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: UUID
+    actor: Name
+    at: AwareDatetime
+    occurred_at: AwareDatetime | None = None
+
+    @property
+    def effective_at(self) -> datetime:
+        """When the work happened: `occurred_at` if recorded after the fact, else `at`."""
+        return self.occurred_at or self.at
+
+
+class Consent(BaseModel):
+    """The consents given when the case opens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    assistance: bool = False
+    data_sharing: bool = False
+
+
+class OpenCase(_Command):
+    kind: Literal["open_case"] = "open_case"
+    case_id: UUID
+    crime_type: CrimeType
+    person: Person
+    victim: VictimContext = VictimContext()
+    identified_by: Name | None = None
+    location: Name | None = None
+    assigned_to: Name
+    institution: Name | None = None
+    consent: Consent = Consent()
+    sla: SlaPolicy = SlaPolicy()
+
+
+class AssignCase(_Command):
+    kind: Literal["assign_case"] = "assign_case"
+    caseworker: Name
+    institution: Name | None = None
+
+
+class AdvanceStep(_Command):
+    """A caseworker's action on one step (refer, start, complete, not_needed, decline)."""
+
+    kind: Literal["advance_step"] = "advance_step"
+    step: Step
+    action: StepAction
+    institution: Name | None = None
+    outcome: IdentificationOutcome | None = None
+    reason: ShortText | None = None
+    note: ShortText | None = None
+
+
+class AddNote(_Command):
+    kind: Literal["add_note"] = "add_note"
+    text: ShortText
+    step: Step | None = None
+
+
+class GiveConsent(_Command):
+    kind: Literal["give_consent"] = "give_consent"
+    scope: ConsentScope
+
+
+class WithdrawConsent(_Command):
+    kind: Literal["withdraw_consent"] = "withdraw_consent"
+    scope: ConsentScope
+
+
+class RequestClosure(_Command):
+    kind: Literal["request_closure"] = "request_closure"
+    reason: ClosureReason
+    note: ShortText | None = None
+
+
+class DecideClosure(_Command):
+    kind: Literal["decide_closure"] = "decide_closure"
+    approved: bool
+    note: ShortText | None = None
+
+
+class AcknowledgeOverdue(_Command):
+    kind: Literal["acknowledge_overdue"] = "acknowledge_overdue"
+    step: Step
+    note: ShortText
+
+
+class RecordOverdue(_Command):
+    """Issued by the case's SLA timer when a step passes its due date."""
+
+    kind: Literal["record_overdue"] = "record_overdue"
+    step: Step
+
+
+class EscalateOverdue(_Command):
+    """Issued by the case's SLA timer at twice the step's SLA."""
+
+    kind: Literal["escalate_overdue"] = "escalate_overdue"
+    step: Step
+
+
+Command = Annotated[
+    OpenCase
+    | AssignCase
+    | AdvanceStep
+    | AddNote
+    | GiveConsent
+    | WithdrawConsent
+    | RequestClosure
+    | DecideClosure
+    | AcknowledgeOverdue
+    | RecordOverdue
+    | EscalateOverdue,
+    Field(discriminator="kind"),
+]

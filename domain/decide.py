@@ -1,0 +1,304 @@
+"""`decide(state, command) -> list[Event]`: the rules of the protection path.
+
+Pure: no I/O, no clock (time comes in on the command), no randomness (ids derive from
+the command id). A refusal raises a `DomainError` and decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain import commands as cmd
+from domain import errors
+from domain import events as ev
+from domain.ids import derived_id, event_id
+from domain.state import CaseState, StepStatus
+from domain.vocabulary import (
+    ASSISTANCE_STEPS,
+    CLOSES_WITH_OPEN_STEPS,
+    NOT_A_VICTIM_CLOSURE,
+    CaseStatus,
+    ConsentScope,
+    IdentificationOutcome,
+    Step,
+    StepAction,
+    StepState,
+)
+
+Draft = tuple[Any, datetime]  # an event's data and when it occurred
+_Decider = Callable[[CaseState, Any], list[Draft]]
+_DECIDERS: dict[str, _Decider] = {}
+
+ALLOWED_FROM: dict[StepAction, frozenset[StepState]] = {
+    StepAction.REFER: frozenset({StepState.PENDING, StepState.IN_PROGRESS}),
+    StepAction.START: frozenset({StepState.PENDING, StepState.REFERRED}),
+    StepAction.COMPLETE: frozenset({StepState.PENDING, StepState.REFERRED, StepState.IN_PROGRESS}),
+    StepAction.NOT_NEEDED: frozenset(
+        {StepState.PENDING, StepState.REFERRED, StepState.IN_PROGRESS}
+    ),
+    StepAction.DECLINE: frozenset({StepState.PENDING, StepState.REFERRED, StepState.IN_PROGRESS}),
+}
+
+
+def _handles(kind: type[Any]) -> Callable[[_Decider], _Decider]:
+    def register(fn: _Decider) -> _Decider:
+        _DECIDERS[kind.model_fields["kind"].default] = fn
+        return fn
+
+    return register
+
+
+def decide(state: CaseState, command: cmd.Command) -> list[ev.Event]:
+    """The events `command` causes in `state`, or a `DomainError` if the rules refuse it."""
+    _check_case(state, command)
+    _check_time(state, command)
+    drafts = _DECIDERS[command.kind](state, command)
+    case_id = command.case_id if isinstance(command, cmd.OpenCase) else state.case_id
+    assert case_id is not None
+    return [
+        ev.Event(
+            event_id=event_id(command.command_id, index, command.at),
+            case_id=case_id,
+            version=state.version + index + 1,
+            occurred_at=occurred,
+            recorded_at=command.at,
+            actor=command.actor,
+            data=data,
+        )
+        for index, (data, occurred) in enumerate(drafts)
+    ]
+
+
+def _check_case(state: CaseState, command: cmd.Command) -> None:
+    if isinstance(command, cmd.OpenCase):
+        if state.status is not CaseStatus.NEW:
+            raise errors.CaseAlreadyOpen("this case is already open")
+    elif state.status is CaseStatus.NEW:
+        raise errors.CaseNotFound("no case has been opened here")
+    elif state.status is CaseStatus.CLOSED:
+        raise errors.CaseClosed("the case is closed and accepts no more changes")
+
+
+def _check_time(state: CaseState, command: cmd.Command) -> None:
+    when = command.effective_at
+    if when > command.at:
+        raise errors.OccurredInFuture("occurred_at is later than now")
+    if state.opened_at is not None and when < state.opened_at:
+        raise errors.OccurredBeforeOpening("occurred_at is before the case was opened")
+
+
+def _step_open(state: CaseState, step: Step) -> StepStatus:
+    status = state.steps.get(step)
+    if status is None:
+        raise errors.StepNotOpen(f"step {step} has not opened in this case")
+    if status.final:
+        raise errors.StepFinal(f"step {step} is already {status.state}")
+    return status
+
+
+@_handles(cmd.OpenCase)
+def _open_case(state: CaseState, c: cmd.OpenCase) -> list[Draft]:
+    at = c.effective_at
+    drafts: list[Draft] = [
+        (
+            ev.CaseOpened(
+                crime_type=c.crime_type,
+                person=c.person,
+                victim=c.victim,
+                identified_by=c.identified_by,
+                location=c.location,
+                sla=c.sla,
+            ),
+            at,
+        ),
+        (ev.CaseAssigned(caseworker=c.assigned_to, institution=c.institution, previous=None), at),
+    ]
+    drafts += [(ev.ConsentGiven(scope=s), at) for s in ConsentScope if getattr(c.consent, s.value)]
+    due = at + c.sla.limit(Step.IDENTIFICATION)
+    drafts.append((ev.StepOpened(step=Step.IDENTIFICATION, due_at=due), at))
+    return drafts
+
+
+@_handles(cmd.AssignCase)
+def _assign(state: CaseState, c: cmd.AssignCase) -> list[Draft]:
+    if c.caseworker == state.assigned_to:
+        raise errors.AlreadyAssigned(f"the case is already assigned to {c.caseworker}")
+    data = ev.CaseAssigned(
+        caseworker=c.caseworker,
+        institution=c.institution or state.institution,
+        previous=state.assigned_to,
+    )
+    return [(data, c.effective_at)]
+
+
+@_handles(cmd.AdvanceStep)
+def _advance(state: CaseState, c: cmd.AdvanceStep) -> list[Draft]:
+    status = _step_open(state, c.step)
+    if status.state not in ALLOWED_FROM[c.action]:
+        raise errors.InvalidTransition(
+            f"cannot {c.action} step {c.step} while it is {status.state}"
+        )
+    if c.effective_at < status.opened_at:
+        raise errors.OccurredBeforeOpening("occurred_at is before the step opened")
+    drafts = [(_STEP_ACTIONS[c.action](state, c), c.effective_at)]
+    drafts += _consequences(state, c, drafts[0][0])
+    if c.note and c.note.strip():
+        drafts.append((ev.NoteAdded(text=c.note, step=c.step), c.effective_at))
+    return drafts
+
+
+def _need_consent(state: CaseState, step: Step, scope: ConsentScope) -> None:
+    if not state.has_consent(scope):
+        raise errors.ConsentRequired(f"{step} needs the person's {scope} consent")
+
+
+def _refer(state: CaseState, c: cmd.AdvanceStep) -> Any:
+    if not c.institution:
+        raise errors.InstitutionRequired("a referral names the institution it goes to")
+    _need_consent(state, c.step, ConsentScope.DATA_SHARING)
+    referral_id = derived_id(c.command_id, "referral")
+    return ev.StepReferred(step=c.step, institution=c.institution, referral_id=referral_id)
+
+
+def _start(state: CaseState, c: cmd.AdvanceStep) -> Any:
+    if c.step in _NEEDS_ASSISTANCE_CONSENT:
+        _need_consent(state, c.step, ConsentScope.ASSISTANCE)
+    return ev.StepStarted(step=c.step)
+
+
+def _complete(state: CaseState, c: cmd.AdvanceStep) -> Any:
+    if c.step is Step.IDENTIFICATION and c.outcome is None:
+        raise errors.OutcomeRequired("completing identification needs its outcome")
+    if c.step is not Step.IDENTIFICATION and c.outcome is not None:
+        raise errors.OutcomeNotAllowed("only identification has an outcome")
+    if c.step in _NEEDS_ASSISTANCE_CONSENT:
+        _need_consent(state, c.step, ConsentScope.ASSISTANCE)
+    return ev.StepCompleted(step=c.step, outcome=c.outcome)
+
+
+def _reason(c: cmd.AdvanceStep) -> str:
+    if not c.reason or not c.reason.strip():
+        raise errors.ReasonRequired(f"{c.action} needs a reason")
+    return c.reason
+
+
+def _not_needed(state: CaseState, c: cmd.AdvanceStep) -> Any:
+    if c.step is Step.IDENTIFICATION:
+        raise errors.InvalidTransition("identification is always needed; decline it instead")
+    return ev.StepNotNeeded(step=c.step, reason=_reason(c))
+
+
+def _decline(state: CaseState, c: cmd.AdvanceStep) -> Any:
+    return ev.StepDeclined(step=c.step, reason=_reason(c))
+
+
+_NEEDS_ASSISTANCE_CONSENT = frozenset({*ASSISTANCE_STEPS, Step.RETURN_REINTEGRATION})
+_STEP_ACTIONS: dict[StepAction, Callable[[CaseState, cmd.AdvanceStep], Any]] = {
+    StepAction.REFER: _refer,
+    StepAction.START: _start,
+    StepAction.COMPLETE: _complete,
+    StepAction.NOT_NEEDED: _not_needed,
+    StepAction.DECLINE: _decline,
+}
+_FINAL_EVENTS = (ev.StepCompleted, ev.StepNotNeeded, ev.StepDeclined)
+
+
+def _consequences(state: CaseState, c: cmd.AdvanceStep, event: Any) -> list[Draft]:
+    """What a step's end opens next: the assistance steps, or return and reintegration."""
+    at = c.effective_at
+    if isinstance(event, ev.StepCompleted) and c.step is Step.IDENTIFICATION:
+        if event.outcome is IdentificationOutcome.NOT_A_VICTIM:
+            return [(ev.CaseClosed(reason=NOT_A_VICTIM_CLOSURE), at)]
+        return [
+            (ev.StepOpened(step=s, due_at=at + state.sla.limit(s)), at) for s in ASSISTANCE_STEPS
+        ]
+    if isinstance(event, _FINAL_EVENTS) and c.step is Step.DOCUMENTATION:
+        step = Step.RETURN_REINTEGRATION
+        return [(ev.StepOpened(step=step, due_at=at + state.sla.limit(step)), at)]
+    return []
+
+
+@_handles(cmd.AddNote)
+def _add_note(state: CaseState, c: cmd.AddNote) -> list[Draft]:
+    if not c.text.strip():
+        raise errors.EmptyText("a note needs text")
+    if c.step is not None and c.step not in state.steps:
+        raise errors.StepNotOpen(f"step {c.step} has not opened in this case")
+    return [(ev.NoteAdded(text=c.text, step=c.step), c.effective_at)]
+
+
+@_handles(cmd.GiveConsent)
+def _give_consent(state: CaseState, c: cmd.GiveConsent) -> list[Draft]:
+    if state.has_consent(c.scope):
+        raise errors.ConsentAlreadyGiven(f"{c.scope} consent is already recorded")
+    return [(ev.ConsentGiven(scope=c.scope), c.effective_at)]
+
+
+@_handles(cmd.WithdrawConsent)
+def _withdraw_consent(state: CaseState, c: cmd.WithdrawConsent) -> list[Draft]:
+    if not state.has_consent(c.scope):
+        raise errors.ConsentNotGiven(f"there is no {c.scope} consent to withdraw")
+    return [(ev.ConsentWithdrawn(scope=c.scope), c.effective_at)]
+
+
+def _closure_blocked(state: CaseState, reason: Any) -> None:
+    open_steps = state.open_steps()
+    if open_steps and reason not in CLOSES_WITH_OPEN_STEPS:
+        names = ", ".join(s.step.value for s in open_steps)
+        raise errors.ClosureBlocked(f"steps still open: {names}")
+
+
+@_handles(cmd.RequestClosure)
+def _request_closure(state: CaseState, c: cmd.RequestClosure) -> list[Draft]:
+    if state.status is CaseStatus.CLOSURE_REQUESTED:
+        raise errors.ClosurePending("a closure request already awaits a decision")
+    _closure_blocked(state, c.reason)
+    return [(ev.ClosureRequested(reason=c.reason, note=c.note), c.effective_at)]
+
+
+@_handles(cmd.DecideClosure)
+def _decide_closure(state: CaseState, c: cmd.DecideClosure) -> list[Draft]:
+    if state.closure is None:
+        raise errors.NoClosureRequested("there is no closure request to decide")
+    decided = (ev.ClosureDecided(approved=c.approved, note=c.note), c.effective_at)
+    if not c.approved:
+        return [decided]
+    _closure_blocked(state, state.closure.reason)
+    return [decided, (ev.CaseClosed(reason=state.closure.reason.value), c.effective_at)]
+
+
+@_handles(cmd.AcknowledgeOverdue)
+def _acknowledge(state: CaseState, c: cmd.AcknowledgeOverdue) -> list[Draft]:
+    status = _step_open(state, c.step)
+    if not status.overdue:
+        raise errors.StepNotOverdue(f"step {c.step} is not overdue")
+    if status.acknowledged:
+        raise errors.AlreadyAcknowledged(f"the overdue {c.step} step is already acknowledged")
+    if not c.note.strip():
+        raise errors.EmptyText("an acknowledgement needs a note")
+    return [(ev.OverdueAcknowledged(step=c.step, note=c.note), c.effective_at)]
+
+
+@_handles(cmd.RecordOverdue)
+def _record_overdue(state: CaseState, c: cmd.RecordOverdue) -> list[Draft]:
+    status = _step_open(state, c.step)
+    if status.overdue:
+        raise errors.StepNotOverdue(f"step {c.step} is already recorded as overdue")
+    if c.at < status.due_at:
+        raise errors.NotDueYet(f"step {c.step} is due at {status.due_at.isoformat()}")
+    return [(ev.StepOverdue(step=c.step, due_at=status.due_at), status.due_at)]
+
+
+@_handles(cmd.EscalateOverdue)
+def _escalate(state: CaseState, c: cmd.EscalateOverdue) -> list[Draft]:
+    status = _step_open(state, c.step)
+    if not status.overdue:
+        raise errors.StepNotOverdue(f"step {c.step} is not overdue")
+    if status.escalated:
+        raise errors.AlreadyEscalated(f"step {c.step} is already escalated")
+    twice = status.escalates_at
+    if c.at < twice:
+        raise errors.NotDueYet(f"step {c.step} escalates at {twice.isoformat()}")
+    return [(ev.OverdueEscalated(step=c.step, escalated_at=twice), twice)]

@@ -1,0 +1,157 @@
+"""Domain refusals: one base class, each with a stable `code` every interface can translate."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command the path's rules refuse; it records nothing."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class CaseNotFound(DomainError):
+    """No case was opened here."""
+
+    code = "case_not_found"
+
+
+class CaseAlreadyOpen(DomainError):
+    """The case exists already."""
+
+    code = "case_already_open"
+
+
+class CaseClosed(DomainError):
+    """A closed case accepts nothing."""
+
+    code = "case_closed"
+
+
+class StepNotOpen(DomainError):
+    """The step has not opened yet."""
+
+    code = "step_not_open"
+
+
+class StepFinal(DomainError):
+    """The step is completed, not needed or declined."""
+
+    code = "step_final"
+
+
+class InvalidTransition(DomainError):
+    """The action is not allowed from the step's state."""
+
+    code = "invalid_transition"
+
+
+class OutcomeRequired(DomainError):
+    """Completing identification needs an outcome."""
+
+    code = "outcome_required"
+
+
+class OutcomeNotAllowed(DomainError):
+    """Only identification has an outcome."""
+
+    code = "outcome_not_allowed"
+
+
+class ReasonRequired(DomainError):
+    """The action needs a reason."""
+
+    code = "reason_required"
+
+
+class InstitutionRequired(DomainError):
+    """A referral names an institution."""
+
+    code = "institution_required"
+
+
+class ConsentRequired(DomainError):
+    """The person has not given the needed consent."""
+
+    code = "consent_required"
+
+
+class ConsentAlreadyGiven(DomainError):
+    """That consent is already recorded."""
+
+    code = "consent_already_given"
+
+
+class ConsentNotGiven(DomainError):
+    """There is no consent to withdraw."""
+
+    code = "consent_not_given"
+
+
+class AlreadyAssigned(DomainError):
+    """The case is already assigned to that caseworker."""
+
+    code = "already_assigned"
+
+
+class ClosurePending(DomainError):
+    """A closure request already awaits a decision."""
+
+    code = "closure_pending"
+
+
+class ClosureBlocked(DomainError):
+    """Open steps must be final before this closure."""
+
+    code = "closure_blocked"
+
+
+class NoClosureRequested(DomainError):
+    """There is no closure request to decide."""
+
+    code = "no_closure_requested"
+
+
+class StepNotOverdue(DomainError):
+    """The step is not overdue."""
+
+    code = "step_not_overdue"
+
+
+class AlreadyAcknowledged(DomainError):
+    """The overdue step is already acknowledged."""
+
+    code = "already_acknowledged"
+
+
+class NotDueYet(DomainError):
+    """The deadline has not passed."""
+
+    code = "not_due_yet"
+
+
+class AlreadyEscalated(DomainError):
+    """The step is escalated already."""
+
+    code = "already_escalated"
+
+
+class OccurredInFuture(DomainError):
+    """Work cannot be recorded as done in the future."""
+
+    code = "occurred_in_future"
+
+
+class OccurredBeforeOpening(DomainError):
+    """The time is before the case or step opened."""
+
+    code = "occurred_before_opening"
+
+
+class EmptyText(DomainError):
+    """The text is empty."""
+
+    code = "empty_text"

@@ -1,0 +1,209 @@
+"""Domain events: every decision about a case, in the past tense, in an envelope.
+
+The envelope (`Event`) carries what CONTRACT.md promises: `event_id`, `case_id`,
+`version` (1, 2, … per case), `type`, `occurred_at` (when it happened, UTC), `actor`,
+`data`; plus `recorded_at`, when Amparo decided it (differs from `occurred_at` for work
+recorded after the fact and for deadlines noticed late).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from domain.person import Person, VictimContext
+from domain.sla import SlaPolicy
+from domain.vocabulary import (
+    ClosureReason,
+    ConsentScope,
+    CrimeType,
+    IdentificationOutcome,
+    Step,
+)
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CaseOpened(_Data):
+    type: Literal["CaseOpened"] = "CaseOpened"
+    crime_type: CrimeType
+    person: Person
+    victim: VictimContext
+    identified_by: str | None
+    location: str | None
+    sla: SlaPolicy
+
+
+class CaseAssigned(_Data):
+    type: Literal["CaseAssigned"] = "CaseAssigned"
+    caseworker: str
+    institution: str | None
+    previous: str | None
+
+
+class ConsentGiven(_Data):
+    type: Literal["ConsentGiven"] = "ConsentGiven"
+    scope: ConsentScope
+
+
+class ConsentWithdrawn(_Data):
+    type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
+    scope: ConsentScope
+
+
+class StepOpened(_Data):
+    type: Literal["StepOpened"] = "StepOpened"
+    step: Step
+    due_at: AwareDatetime
+
+
+class StepReferred(_Data):
+    type: Literal["StepReferred"] = "StepReferred"
+    step: Step
+    institution: str
+    referral_id: UUID
+
+
+class StepStarted(_Data):
+    type: Literal["StepStarted"] = "StepStarted"
+    step: Step
+
+
+class StepCompleted(_Data):
+    type: Literal["StepCompleted"] = "StepCompleted"
+    step: Step
+    outcome: IdentificationOutcome | None = None
+
+
+class StepNotNeeded(_Data):
+    type: Literal["StepNotNeeded"] = "StepNotNeeded"
+    step: Step
+    reason: str
+
+
+class StepDeclined(_Data):
+    type: Literal["StepDeclined"] = "StepDeclined"
+    step: Step
+    reason: str
+
+
+class StepOverdue(_Data):
+    type: Literal["StepOverdue"] = "StepOverdue"
+    step: Step
+    due_at: AwareDatetime
+
+
+class OverdueEscalated(_Data):
+    """The second escalation, at twice the step's SLA."""
+
+    type: Literal["OverdueEscalated"] = "OverdueEscalated"
+    step: Step
+    escalated_at: AwareDatetime
+
+
+class OverdueAcknowledged(_Data):
+    type: Literal["OverdueAcknowledged"] = "OverdueAcknowledged"
+    step: Step
+    note: str
+
+
+class NoteAdded(_Data):
+    type: Literal["NoteAdded"] = "NoteAdded"
+    text: str
+    step: Step | None = None
+
+
+class ClosureRequested(_Data):
+    type: Literal["ClosureRequested"] = "ClosureRequested"
+    reason: ClosureReason
+    note: str | None = None
+
+
+class ClosureDecided(_Data):
+    type: Literal["ClosureDecided"] = "ClosureDecided"
+    approved: bool
+    note: str | None = None
+
+
+class CaseClosed(_Data):
+    type: Literal["CaseClosed"] = "CaseClosed"
+    reason: str
+
+
+EventData = Annotated[
+    CaseOpened
+    | CaseAssigned
+    | ConsentGiven
+    | ConsentWithdrawn
+    | StepOpened
+    | StepReferred
+    | StepStarted
+    | StepCompleted
+    | StepNotNeeded
+    | StepDeclined
+    | StepOverdue
+    | OverdueEscalated
+    | OverdueAcknowledged
+    | NoteAdded
+    | ClosureRequested
+    | ClosureDecided
+    | CaseClosed,
+    Field(discriminator="type"),
+]
+
+_DATA_ADAPTER: TypeAdapter[EventData] = TypeAdapter(EventData)
+EVENT_TYPES: frozenset[str] = frozenset(
+    cls.model_fields["type"].default for cls in _Data.__subclasses__()
+)
+
+
+class Event(BaseModel):
+    """One recorded decision about one case."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    case_id: UUID
+    version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: str
+    data: EventData
+
+    @property
+    def type(self) -> str:
+        return self.data.type
+
+    def data_json(self) -> dict[str, Any]:
+        """The payload as stored: JSON-ready, without the `type` (it has its own column)."""
+        return self.data.model_dump(mode="json", exclude={"type"})
+
+    @classmethod
+    def from_stored(
+        cls,
+        *,
+        event_id: UUID,
+        case_id: UUID,
+        version: int,
+        type: str,
+        data: dict[str, Any],
+        occurred_at: datetime,
+        recorded_at: datetime,
+        actor: str,
+    ) -> Event:
+        """Rebuild an event from its stored columns."""
+        payload = _DATA_ADAPTER.validate_python({**data, "type": type})
+        return cls(
+            event_id=event_id,
+            case_id=case_id,
+            version=version,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            actor=actor,
+            data=payload,
+        )

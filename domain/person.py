@@ -1,0 +1,124 @@
+"""The person and the victim context, named after the IOM Human Trafficking Case Data Standard.
+
+HTCDS 2.0 / CTDC field families used here: gender, citizenship, type of exploitation,
+means of control, recruiter relationship and type of labour. Names follow CONTRACT.md.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class ExploitationType(StrEnum):
+    """HTCDS `typeOfExploit*`."""
+
+    SEXUAL = "sexual_exploitation"
+    FORCED_LABOUR = "forced_labour"
+    FORCED_MARRIAGE = "forced_marriage"
+    SLAVERY_AND_PRACTICES = "slavery_and_practices"
+    FORCED_CRIMINAL_ACTIVITY = "forced_criminal_activity"
+    BEGGING = "begging"
+    ORGAN_REMOVAL = "organ_removal"
+    FORCED_MILITARY = "forced_military"
+    OTHER = "other"
+
+
+class MeansOfControl(StrEnum):
+    """HTCDS `meansOfControl*`."""
+
+    DEBT_BONDAGE = "debt_bondage"
+    TAKES_EARNINGS = "takes_earnings"
+    RESTRICTS_FINANCIAL_ACCESS = "restricts_financial_access"
+    THREATS = "threats"
+    PSYCHOLOGICAL_ABUSE = "psychological_abuse"
+    PHYSICAL_ABUSE = "physical_abuse"
+    SEXUAL_ABUSE = "sexual_abuse"
+    FALSE_PROMISES = "false_promises"
+    PSYCHOACTIVE_SUBSTANCES = "psychoactive_substances"
+    RESTRICTS_MOVEMENT = "restricts_movement"
+    RESTRICTS_MEDICAL_CARE = "restricts_medical_care"
+    EXCESSIVE_WORKING_HOURS = "excessive_working_hours"
+    THREAT_OF_LAW_ENFORCEMENT = "threat_of_law_enforcement"
+    WITHHOLDS_NECESSITIES = "withholds_necessities"
+    WITHHOLDS_DOCUMENTS = "withholds_documents"
+    OTHER = "other"
+
+
+class RecruiterRelation(StrEnum):
+    """HTCDS `recruiterRelation*`."""
+
+    INTIMATE_PARTNER = "intimate_partner"
+    FRIEND = "friend"
+    FAMILY = "family"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class LabourIndustry(StrEnum):
+    """HTCDS `typeOfLabour*`."""
+
+    AGRICULTURE = "agriculture"
+    AQUAFARMING = "aquafarming"
+    BEGGING = "begging"
+    CONSTRUCTION = "construction"
+    DOMESTIC_WORK = "domestic_work"
+    HOSPITALITY = "hospitality"
+    MANUFACTURING = "manufacturing"
+    PEDDLING = "peddling"
+    OTHER = "other"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if not _COUNTRY.match(code):
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+class Person(_Frozen):
+    """Who the case protects. Personal data: never in ids, search attributes or logs."""
+
+    given_name: str = Field(min_length=1, max_length=120)
+    family_name: str = Field(min_length=1, max_length=120)
+    sex: Sex
+    birth_date: date | None = None
+    nationality: str = Field(description="ISO 3166-1 alpha-2")
+    languages: tuple[str, ...] = Field(default=(), max_length=10)
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str) -> str:
+        return _country(value)
+
+
+class VictimContext(_Frozen):
+    """How the person was exploited (HTCDS): the non-identifying context statistics use."""
+
+    exploitation_types: tuple[ExploitationType, ...] = ()
+    means_of_control: tuple[MeansOfControl, ...] = ()
+    recruiter_relation: RecruiterRelation | None = None
+    labour_industry: LabourIndustry | None = None
+    country_of_exploitation: str | None = None
+    is_abduction: bool | None = None
+
+    @field_validator("country_of_exploitation")
+    @classmethod
+    def _exploitation_country(cls, value: str | None) -> str | None:
+        return None if value is None else _country(value)

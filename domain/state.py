@@ -1,0 +1,289 @@
+"""The case state and `evolve`: the fold of a case's events, nothing else.
+
+`evolve` never refuses: an event is a fact already decided. Everything a screen needs
+about a case is derivable from this state, which is why projections fold it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from domain import events as ev
+from domain.commands import Consent
+from domain.person import Person, VictimContext
+from domain.sla import SlaPolicy
+from domain.vocabulary import (
+    SYSTEM_ACTOR,
+    CaseStatus,
+    ClosureReason,
+    ConsentScope,
+    CrimeType,
+    IdentificationOutcome,
+    Step,
+    StepState,
+)
+
+
+class StepStatus(BaseModel):
+    """Where one step of the path stands."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: Step
+    state: StepState = StepState.PENDING
+    opened_at: datetime
+    due_at: datetime
+    updated_at: datetime
+    overdue: bool = False
+    overdue_since: datetime | None = None
+    escalated: bool = False
+    acknowledged: bool = False
+    institution: str | None = None
+    referral_id: UUID | None = None
+    outcome: IdentificationOutcome | None = None
+    reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state.final
+
+    @property
+    def escalates_at(self) -> datetime:
+        """The second escalation: twice the step's SLA after it opened."""
+        return self.opened_at + 2 * (self.due_at - self.opened_at)
+
+
+class ClosureRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reason: ClosureReason
+    note: str | None
+    requested_by: str
+    requested_at: datetime
+
+
+class CaseState(BaseModel):
+    """Everything decided about one case so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID | None = None
+    version: int = 0
+    status: CaseStatus = CaseStatus.NEW
+    crime_type: CrimeType | None = None
+    person: Person | None = None
+    victim: VictimContext = VictimContext()
+    identified_by: str | None = None
+    location: str | None = None
+    assigned_to: str | None = None
+    institution: str | None = None
+    consent: Consent = Consent()
+    sla: SlaPolicy = SlaPolicy()
+    steps: dict[Step, StepStatus] = {}
+    closure: ClosureRequest | None = None
+    closed_reason: str | None = None
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    last_event_at: datetime | None = None
+    # Wall-clock time of the last command a person gave (drives the backdating grace).
+    last_recorded_at: datetime | None = None
+    notes: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (CaseStatus.OPEN, CaseStatus.CLOSURE_REQUESTED)
+
+    def open_steps(self) -> list[StepStatus]:
+        """Steps opened and not yet final, in path order."""
+        return [s for s in self.steps.values() if not s.final]
+
+    def has_consent(self, scope: ConsentScope) -> bool:
+        return bool(getattr(self.consent, scope.value))
+
+
+_Handler = Callable[[CaseState, Any, ev.Event], CaseState]
+_HANDLERS: dict[str, _Handler] = {}
+
+
+def _on(event_type: type[BaseModel]) -> Callable[[_Handler], _Handler]:
+    def register(fn: _Handler) -> _Handler:
+        _HANDLERS[event_type.model_fields["type"].default] = fn
+        return fn
+
+    return register
+
+
+def _step(case: CaseState, step: Step, when: datetime, **changes: Any) -> CaseState:
+    current = case.steps[step]
+    steps = dict(case.steps)
+    steps[step] = current.model_copy(update={"updated_at": when, **changes})
+    return case.model_copy(update={"steps": steps})
+
+
+@_on(ev.CaseOpened)
+def _opened(state: CaseState, data: ev.CaseOpened, event: ev.Event) -> CaseState:
+    return state.model_copy(
+        update={
+            "case_id": event.case_id,
+            "status": CaseStatus.OPEN,
+            "crime_type": data.crime_type,
+            "person": data.person,
+            "victim": data.victim,
+            "identified_by": data.identified_by,
+            "location": data.location,
+            "sla": data.sla,
+            "opened_at": event.occurred_at,
+        }
+    )
+
+
+@_on(ev.CaseAssigned)
+def _assigned(state: CaseState, data: ev.CaseAssigned, event: ev.Event) -> CaseState:
+    return state.model_copy(
+        update={"assigned_to": data.caseworker, "institution": data.institution}
+    )
+
+
+@_on(ev.ConsentGiven)
+def _consent_given(state: CaseState, data: ev.ConsentGiven, event: ev.Event) -> CaseState:
+    consent = state.consent.model_copy(update={data.scope.value: True})
+    return state.model_copy(update={"consent": consent})
+
+
+@_on(ev.ConsentWithdrawn)
+def _consent_withdrawn(state: CaseState, data: ev.ConsentWithdrawn, event: ev.Event) -> CaseState:
+    consent = state.consent.model_copy(update={data.scope.value: False})
+    return state.model_copy(update={"consent": consent})
+
+
+@_on(ev.StepOpened)
+def _step_opened(state: CaseState, data: ev.StepOpened, event: ev.Event) -> CaseState:
+    status = StepStatus(
+        step=data.step,
+        opened_at=event.occurred_at,
+        due_at=data.due_at,
+        updated_at=event.occurred_at,
+    )
+    return state.model_copy(update={"steps": {**state.steps, data.step: status}})
+
+
+@_on(ev.StepReferred)
+def _referred(state: CaseState, data: ev.StepReferred, event: ev.Event) -> CaseState:
+    return _step(
+        state,
+        data.step,
+        event.occurred_at,
+        state=StepState.REFERRED,
+        institution=data.institution,
+        referral_id=data.referral_id,
+    )
+
+
+@_on(ev.StepStarted)
+def _started(state: CaseState, data: ev.StepStarted, event: ev.Event) -> CaseState:
+    return _step(state, data.step, event.occurred_at, state=StepState.IN_PROGRESS)
+
+
+@_on(ev.StepCompleted)
+def _completed(state: CaseState, data: ev.StepCompleted, event: ev.Event) -> CaseState:
+    return _step(
+        state, data.step, event.occurred_at, state=StepState.COMPLETED, outcome=data.outcome
+    )
+
+
+@_on(ev.StepNotNeeded)
+def _not_needed(state: CaseState, data: ev.StepNotNeeded, event: ev.Event) -> CaseState:
+    return _step(
+        state, data.step, event.occurred_at, state=StepState.NOT_NEEDED, reason=data.reason
+    )
+
+
+@_on(ev.StepDeclined)
+def _declined(state: CaseState, data: ev.StepDeclined, event: ev.Event) -> CaseState:
+    return _step(state, data.step, event.occurred_at, state=StepState.DECLINED, reason=data.reason)
+
+
+@_on(ev.StepOverdue)
+def _overdue(state: CaseState, data: ev.StepOverdue, event: ev.Event) -> CaseState:
+    current = state.steps[data.step]
+    steps = {
+        **state.steps,
+        data.step: current.model_copy(update={"overdue": True, "overdue_since": data.due_at}),
+    }
+    return state.model_copy(update={"steps": steps})
+
+
+@_on(ev.OverdueEscalated)
+def _escalated(state: CaseState, data: ev.OverdueEscalated, event: ev.Event) -> CaseState:
+    steps = {
+        **state.steps,
+        data.step: state.steps[data.step].model_copy(update={"escalated": True}),
+    }
+    return state.model_copy(update={"steps": steps})
+
+
+@_on(ev.OverdueAcknowledged)
+def _acknowledged(state: CaseState, data: ev.OverdueAcknowledged, event: ev.Event) -> CaseState:
+    steps = {
+        **state.steps,
+        data.step: state.steps[data.step].model_copy(update={"acknowledged": True}),
+    }
+    return state.model_copy(update={"steps": steps})
+
+
+@_on(ev.NoteAdded)
+def _note(state: CaseState, data: ev.NoteAdded, event: ev.Event) -> CaseState:
+    return state.model_copy(update={"notes": state.notes + 1})
+
+
+@_on(ev.ClosureRequested)
+def _closure_requested(state: CaseState, data: ev.ClosureRequested, event: ev.Event) -> CaseState:
+    request = ClosureRequest(
+        reason=data.reason, note=data.note, requested_by=event.actor, requested_at=event.occurred_at
+    )
+    return state.model_copy(update={"status": CaseStatus.CLOSURE_REQUESTED, "closure": request})
+
+
+@_on(ev.ClosureDecided)
+def _closure_decided(state: CaseState, data: ev.ClosureDecided, event: ev.Event) -> CaseState:
+    if data.approved:
+        return state
+    return state.model_copy(update={"status": CaseStatus.OPEN, "closure": None})
+
+
+@_on(ev.CaseClosed)
+def _closed(state: CaseState, data: ev.CaseClosed, event: ev.Event) -> CaseState:
+    return state.model_copy(
+        update={
+            "status": CaseStatus.CLOSED,
+            "closed_reason": data.reason,
+            "closed_at": event.occurred_at,
+        }
+    )
+
+
+def evolve(state: CaseState, event: ev.Event) -> CaseState:
+    """The state after `event`: version, clocks, then the event's own change."""
+    after = _HANDLERS[event.type](state, event.data, event)
+    last = after.last_event_at
+    occurred = event.occurred_at if last is None or event.occurred_at > last else last
+    changes: dict[str, Any] = {"version": event.version, "last_event_at": occurred}
+    if event.actor != SYSTEM_ACTOR:
+        changes["last_recorded_at"] = event.recorded_at
+    return after.model_copy(update=changes)
+
+
+def evolve_all(state: CaseState, events: Iterable[ev.Event]) -> CaseState:
+    """Fold `events` into `state`, in order."""
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+if missing := ev.EVENT_TYPES - _HANDLERS.keys():  # pragma: no cover - a programming error
+    raise RuntimeError(f"events without an evolve handler: {sorted(missing)}")

@@ -1,0 +1,1 @@
+"""Temporal workflows: thin durable shells around the pure decider in `domain`."""
