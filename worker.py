@@ -1,0 +1,55 @@
+"""The Temporal worker: the only place where workflows and activities meet their dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.events import EventActivities
+from amparo.settings import Settings
+from amparo.temporal import connect
+from store.db import make_engine
+from store.event_store import EventStore
+from workflows.case import ProtectionCaseWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS = [ProtectionCaseWorkflow]
+
+# Pass our pure model packages through the sandbox: re-importing them per workflow run
+# costs time and memory and buys nothing (they hold no global mutable state).
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "domain", "activities.models", "workflows.contracts", "workflows.search_attributes", "structlog"
+    )
+)
+
+
+def build_worker(client: Client, settings: Settings, store: EventStore) -> Worker:
+    """A worker for case workflows, with the event store behind its append activity."""
+    events = EventActivities(store)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[events.append_events],
+        activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
+        workflow_runner=SANDBOX,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then finish the tasks in hand and leave cleanly."""
+    client = await connect(settings)
+    engine = make_engine(settings.effective_database_url)
+    worker = build_worker(client, settings, EventStore(engine))
+    log.info("worker started", task_queue=settings.task_queue)
+    async with worker:
+        await stop.wait()
+    engine.dispose()
+    log.info("worker stopped")

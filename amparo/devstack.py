@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 import structlog
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -186,6 +187,7 @@ class DevServer:
 
     @property
     def is_running(self) -> bool:
+        """False before start, after stop, and once the server died on its own."""
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
@@ -312,10 +314,10 @@ class DevServer:
                 client = await Client.connect(address, namespace=cfg.namespace)
                 await self._ensure_search_attributes(client)
                 return
+            except DevStackError:
+                raise
             except (RPCError, RuntimeError) as exc:
                 # Frontend up but namespace/visibility not yet: retry until the deadline.
-                if isinstance(exc, DevStackError):
-                    raise
                 log.debug("temporal dev server not ready yet", error=str(exc))
             await asyncio.sleep(0.2)
 
@@ -328,13 +330,17 @@ class DevServer:
         """
         ns = self.config.namespace
         registered = await self._registered_attributes(client)
-        wanted = {key.name: int(key.indexed_value_type) for key in search_attributes.ALL}
+        wanted = {
+            key.name: IndexedValueType.ValueType(key.indexed_value_type)
+            for key in search_attributes.ALL
+        }
         mismatched = sorted(n for n, t in wanted.items() if n in registered and registered[n] != t)
         if mismatched:
             name = mismatched[0]
             raise DevStackError(
-                f"search attribute {name} has a different type in {self.config.db_file} than "
-                f"Amparo expects; delete that file (dev data is lost) and start again"
+                f"search attribute {name} is registered as {_type_name(registered[name])} in "
+                f"{self.config.db_file} but Amparo needs {_type_name(wanted[name])}; delete that "
+                f"file (dev data is lost) and start again"
             )
         missing = {n: t for n, t in wanted.items() if n not in registered}
         if not missing:
@@ -347,7 +353,9 @@ class DevServer:
         if any(n not in registered for n in missing):
             raise RuntimeError("search attributes not visible yet")  # retried by _wait_ready
 
-    async def _registered_attributes(self, client: Client) -> Mapping[str, int]:
+    async def _registered_attributes(
+        self, client: Client
+    ) -> Mapping[str, IndexedValueType.ValueType]:
         resp = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=self.config.namespace)
         )
@@ -403,6 +411,10 @@ class DevServer:
         await self.stop()
 
 
+def _type_name(value: IndexedValueType.ValueType) -> str:
+    return IndexedValueType.Name(value).removeprefix("INDEXED_VALUE_TYPE_")
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -426,6 +438,3 @@ __all__ = [
     "find_temporal_binary",
     "wait_for_port",
 ]
-
-# Keep IO imported for type checkers that inspect Popen stdout handles.
-_ = IO

@@ -72,13 +72,14 @@ def decide(state: CaseState, command: cmd.Command) -> list[ev.Event]:
 
 
 def _check_case(state: CaseState, command: cmd.Command) -> None:
+    # Closed first: a closed case refuses everything with one code, an opening included.
+    if state.status is CaseStatus.CLOSED:
+        raise errors.CaseClosed("the case is closed and accepts no more changes")
     if isinstance(command, cmd.OpenCase):
         if state.status is not CaseStatus.NEW:
             raise errors.CaseAlreadyOpen("this case is already open")
     elif state.status is CaseStatus.NEW:
         raise errors.CaseNotFound("no case has been opened here")
-    elif state.status is CaseStatus.CLOSED:
-        raise errors.CaseClosed("the case is closed and accepts no more changes")
 
 
 def _check_time(state: CaseState, command: cmd.Command) -> None:
@@ -155,7 +156,7 @@ def _need_consent(state: CaseState, step: Step, scope: ConsentScope) -> None:
 
 
 def _refer(state: CaseState, c: cmd.AdvanceStep) -> Any:
-    if not c.institution:
+    if not c.institution or not c.institution.strip():
         raise errors.InstitutionRequired("a referral names the institution it goes to")
     _need_consent(state, c.step, ConsentScope.DATA_SHARING)
     referral_id = derived_id(c.command_id, "referral")

@@ -8,6 +8,7 @@ same answer as the day it was recorded.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +29,10 @@ class SlaPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    days: dict[Step, int] = Field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
+    # At least a day: a shorter SLA would date a step's overdue event before it opened.
+    days: dict[Step, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_DAYS)
+    )
     stale_days: int = Field(default=30, ge=1)
     # While a caseworker is still entering past work (backdated commands), deadlines that
     # already passed wait this long before they fire, so finished work is not flagged late.

@@ -1,0 +1,1 @@
+"""All I/O a workflow needs, as idempotent Temporal activities (wired in `worker.py`)."""

@@ -1,0 +1,104 @@
+"""Sending commands to case workflows, and turning Temporal's answers into stable codes.
+
+The one place the API and the CLI go through to change a case: commands become Updates
+(their id is the command id, so a retried request is deduplicated by Temporal), and a
+refusal comes back as `CommandRefused` with the domain's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import CaseState
+from domain import commands as cmd
+from workflows.case import UPDATES, ProtectionCaseWorkflow
+from workflows.contracts import CaseWorkflowInput, CommandResult, case_workflow_id
+
+
+class CommandRefused(Exception):
+    """The case refused the command (or does not exist); `code` is stable."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class CaseCommands:
+    """Commands to case workflows through one Temporal client."""
+
+    def __init__(self, client: Client, *, task_queue: str, max_updates_per_run: int = 1000):
+        self._client = client
+        self._task_queue = task_queue
+        self._max_updates = max_updates_per_run
+
+    async def open(self, command: cmd.OpenCase) -> CommandResult:
+        """Start the case's workflow and open the case in it, in one round trip."""
+        start = WithStartWorkflowOperation(
+            ProtectionCaseWorkflow.run,
+            CaseWorkflowInput(case_id=command.case_id, max_updates_per_run=self._max_updates),
+            id=case_workflow_id(command.case_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A closed case's id is never reused: its stream already has version 1.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            return await self._client.execute_update_with_start_workflow(
+                ProtectionCaseWorkflow.open_case,
+                command,
+                start_workflow_operation=start,
+                id=str(command.command_id),
+                result_type=CommandResult,
+            )
+        except WorkflowAlreadyStartedError:
+            raise CommandRefused("case_already_open", "a case with this id exists") from None
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+
+    async def send(self, case_id: UUID, command: Any) -> CommandResult:
+        """Send any other command to its case; returns once its events are stored."""
+        update = UPDATES[command.kind]
+        handle = self._client.get_workflow_handle(case_workflow_id(case_id))
+        try:
+            return await handle.execute_update(
+                update, command, id=str(command.command_id), result_type=CommandResult
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        except RPCError as error:
+            raise await self._missing(case_id, error) from None
+
+    async def current(self, case_id: UUID) -> CaseState:
+        """The case as its workflow holds it (used where the projection may lag, e.g. tests)."""
+        handle = self._client.get_workflow_handle(case_workflow_id(case_id))
+        try:
+            return await handle.query(ProtectionCaseWorkflow.case, result_type=CaseState)
+        except RPCError as error:
+            raise await self._missing(case_id, error) from None
+
+    async def _missing(self, case_id: UUID, error: RPCError) -> Exception:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            return error
+        try:
+            await self._client.get_workflow_handle(case_workflow_id(case_id)).describe()
+        except RPCError:
+            return CommandRefused("case_not_found", "no such case")
+        return CommandRefused("case_closed", "the case is closed and accepts no more changes")
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> CommandRefused:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return CommandRefused(cause.type, cause.message)
+    return CommandRefused("command_failed", str(cause))

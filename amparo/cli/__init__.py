@@ -1,0 +1,1 @@
+"""The `amparo` command line."""

@@ -1,0 +1,58 @@
+"""What every CLI command shares: settings, one-line errors, running async work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from temporalio.client import Client
+
+from amparo.cases import CommandRefused
+from amparo.logging import configure_logging
+from amparo.settings import Settings, SettingsError, get_settings
+from amparo.temporal import connect
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and a non-zero exit: never a stack trace."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one clear line."""
+    try:
+        yield
+    except CommandRefused as refused:
+        fail(f"{refused.code}: {refused.detail}")
+    except SettingsError as error:
+        fail(str(error))
+
+
+def settings() -> Settings:
+    with user_errors():
+        current = get_settings()
+    configure_logging(current.log_level, current.log_format)
+    return current
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run async work from a synchronous Typer command, with user errors on one line."""
+    with user_errors():
+        return asyncio.run(coro)
+
+
+async def temporal_client(current: Settings) -> Client:
+    try:
+        return await connect(current)
+    except RuntimeError as error:
+        fail(
+            f"cannot reach Temporal at {current.temporal_address} "
+            f"(is `amparo dev` running?): {str(error).splitlines()[0]}"
+        )

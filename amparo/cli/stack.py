@@ -1,0 +1,130 @@
+"""`amparo dev`, `amparo worker`, `amparo db upgrade`, `amparo projections rebuild`, `amparo demo load`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from amparo.cases import CaseCommands
+from amparo.cli.common import fail, run, settings, temporal_client
+from amparo.demo import load_demo
+from amparo.devstack import DevServer, DevServerConfig, DevStackError
+from amparo.settings import Settings, get_settings
+from store.db import make_engine
+from store.migrate import upgrade
+from store.projections import CaseProjector
+from store.read_models import CaseReads
+from worker import run_worker
+
+db_app = typer.Typer(help="The Amparo database.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models built from the events.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM, so shutdown runs our own clean-up path."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="where the stack keeps its files")] = Path(".amparo"),
+    api_port: Annotated[int, typer.Option(help="HTTP API port")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal web UI port")] = 8233,
+    demo: Annotated[bool, typer.Option("--demo", help="load the demo cases")] = False,
+) -> None:
+    """Run the embedded stack (Temporal dev server, worker) until Ctrl-C; data persists."""
+    os.environ["AMPARO_DATA_DIR"] = str(data_dir)
+    os.environ["AMPARO_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
+    get_settings.cache_clear()
+    current = settings()
+    config = DevServerConfig(data_dir=data_dir, port=temporal_port, ui_port=ui_port)
+    try:
+        run(_dev(current, config, demo=demo, api_port=api_port))
+    except DevStackError as error:
+        fail(str(error))
+
+
+async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_port: int) -> None:
+    stop = _stop_on_signals()
+    server = DevServer(config)
+    typer.echo(f"starting Temporal dev server (log: {config.log_file}) ...")
+    await server.start()
+    try:
+        upgrade(current.effective_database_url)
+        worker = asyncio.create_task(run_worker(current, stop))
+        if demo:
+            await _load_demo(current)
+        _banner(current, config)
+        await stop.wait()
+        typer.echo("stopping ...")
+        await worker
+    finally:
+        await server.stop()
+    typer.echo("stopped; everything is kept in " + str(current.data_dir))
+
+
+def _banner(current: Settings, config: DevServerConfig) -> None:
+    typer.echo(
+        "\nAmparo is running.\n"
+        f"  Temporal UI     http://localhost:{config.ui_port}\n"
+        f"  Temporal gRPC   {config.address}\n"
+        f"  database        {current.effective_database_url}\n"
+        "  try             .venv/bin/amparo case list   (in another terminal)\n"
+        "Ctrl-C stops everything; `make run` again resumes every open case.\n"
+    )
+
+
+async def _load_demo(current: Settings) -> None:
+    client = await temporal_client(current)
+    commands = CaseCommands(
+        client, task_queue=current.task_queue, max_updates_per_run=current.max_updates_per_run
+    )
+    reads = CaseReads(make_engine(current.effective_database_url))
+    typer.echo("loading demo cases ...")
+    summary = await load_demo(commands, lambda case_id: reads.get(case_id) is not None)
+    typer.echo(f"demo: {summary.opened} cases loaded, {summary.skipped} already there")
+
+
+def worker() -> None:
+    """Run a worker against the configured Temporal and database until SIGTERM."""
+    current = settings()
+
+    async def go() -> None:
+        await run_worker(current, _stop_on_signals())
+
+    run(go())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema (Alembic) to the current version."""
+    current = settings()
+    upgrade(current.effective_database_url)
+    typer.echo("database is up to date")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild() -> None:
+    """Rebuild every projection from the events (the events are never touched)."""
+    current = settings()
+    engine = make_engine(current.effective_database_url)
+    with typer.progressbar(length=0, label="events") as bar:
+        count = CaseProjector().rebuild(engine, progress=bar.update)
+    typer.echo(f"rebuilt from {count} events")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo half-year into the running stack (skips cases already loaded)."""
+    current = settings()
+    run(_load_demo(current))

@@ -1,0 +1,297 @@
+"""Demo data: the half-year of the seed report (January–June 2017), as cases walk their path.
+
+25 identified victims of trafficking and 63 smuggled persons, identified between January
+and June 2017, each followed along the protection path. Most paths ended long ago; some are
+still open at every step, a few with recent activity and a few stuck (overdue). Work is
+recorded after the fact (`occurred_at`), as caseworkers really do. Everything is derived
+from a seed, so loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from amparo.cases import CaseCommands, CommandRefused
+from domain import commands as cmd
+from domain.person import ExploitationType, LabourIndustry, MeansOfControl, Person, VictimContext
+from domain.sla import SlaPolicy
+from domain.vocabulary import CrimeType
+
+DEMO_NAMESPACE = uuid.UUID("5f0c2a52-6a57-4d55-9a59-2f0d7b1d2017")
+HALF_YEAR_START = datetime(2017, 1, 2, 9, 0, tzinfo=UTC)
+HALF_YEAR_DAYS = 178
+
+CASEWORKERS = {  # caseworker -> institution (their supervisors are in users' demo data)
+    CrimeType.TRAFFICKING: [
+        ("ana.martinez", "procuraduria-pett"),
+        ("luis.fernandez", "procuraduria-pett"),
+    ],
+    CrimeType.SMUGGLING: [("carmen.rosario", "migracion"), ("jose.santana", "migracion")],
+}
+REFER_TO = {
+    "shelter": "hogar-oblatas",
+    "health": "salud-publica",
+    "legal": "procuraduria-pett",
+    "documentation": "migracion",
+    "return_reintegration": "gcps-reintegracion",
+}
+GIVEN = {
+    "female": [
+        "María",
+        "Rosa",
+        "Yuderka",
+        "Altagracia",
+        "Daniela",
+        "Marie",
+        "Nadège",
+        "Li",
+        "Yaneisy",
+    ],
+    "male": ["José", "Jean", "Pierre", "Wilkin", "Carlos", "Ramón", "Wei", "Yoel", "Luis"],
+}
+FAMILY = [
+    "Peña",
+    "Núñez",
+    "Joseph",
+    "Pérez",
+    "Jean-Baptiste",
+    "Rodríguez",
+    "Louis",
+    "Báez",
+    "Zhang",
+    "Castillo",
+    "Ortiz",
+    "Charles",
+    "Guzmán",
+    "Ramírez",
+    "Pierre",
+    "Sánchez",
+]
+NATIONALITIES = {
+    CrimeType.TRAFFICKING: (["DO", "VE", "HT", "CO", "CN"], [10, 6, 4, 4, 1]),
+    CrimeType.SMUGGLING: (["HT", "VE", "CU", "DO", "CO"], [30, 14, 8, 8, 3]),
+}
+# Where each case's path stands today: mostly closed, some still open at every step.
+STAGES = ["closed"] * 12 + [
+    "identification",
+    "shelter",
+    "health",
+    "legal",
+    "legal",
+    "documentation",
+    "documentation",
+    "return_reintegration",
+    "return_reintegration",
+    "closure_requested",
+]
+
+
+@dataclass
+class DemoPlan:
+    """One demo case: its opening and the commands that follow, in order."""
+
+    opening: cmd.OpenCase
+    commands: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    opened: int
+    skipped: int
+    commands: int
+
+
+class _Clock:
+    """Backdated moments of one case, never later than a minute ago."""
+
+    def __init__(self, start: datetime, now: datetime) -> None:
+        self.at = start
+        self.latest = now - timedelta(minutes=1)
+
+    def after(self, days: float) -> datetime:
+        self.at = min(self.at + timedelta(days=days), self.latest)
+        return self.at
+
+
+def _person(rng: random.Random, crime: CrimeType) -> Person:
+    sex = rng.choice(
+        ["female", "female", "male"] if crime is CrimeType.TRAFFICKING else ["male", "female"]
+    )
+    codes, weights = NATIONALITIES[crime]
+    born = date(1975, 1, 1) + timedelta(days=rng.randrange(0, 365 * 30))
+    return Person(
+        given_name=rng.choice(GIVEN[sex]),
+        family_name=f"{rng.choice(FAMILY)} {rng.choice(FAMILY)}",
+        sex=sex,  # type: ignore[arg-type]
+        birth_date=born,
+        nationality=rng.choices(codes, weights)[0],
+        languages=("es",),
+    )
+
+
+def _victim(rng: random.Random, crime: CrimeType) -> VictimContext:
+    if crime is CrimeType.SMUGGLING:
+        return VictimContext()
+    labour = rng.random() < 0.35
+    return VictimContext(
+        exploitation_types=(ExploitationType.FORCED_LABOUR if labour else ExploitationType.SEXUAL,),
+        means_of_control=tuple(rng.sample(list(MeansOfControl)[:15], 2)),
+        labour_industry=rng.choice(list(LabourIndustry)) if labour else None,
+        country_of_exploitation="DO",
+    )
+
+
+def build_plans(now: datetime, seed: int = 2017) -> list[DemoPlan]:
+    """Every demo case, deterministic for a seed (ids included)."""
+    rng = random.Random(seed)
+    crimes = [CrimeType.TRAFFICKING] * 25 + [CrimeType.SMUGGLING] * 63
+    return [_plan(rng, index, crime, now) for index, crime in enumerate(crimes)]
+
+
+def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> DemoPlan:
+    ids = _Ids(index)
+    caseworker, institution = rng.choice(CASEWORKERS[crime])
+    opened = HALF_YEAR_START + timedelta(days=rng.randrange(HALF_YEAR_DAYS), hours=rng.randrange(8))
+    clock = _Clock(opened, now)
+    opening = cmd.OpenCase(
+        command_id=ids.next(),
+        actor=caseworker,
+        at=now,
+        occurred_at=opened,
+        case_id=ids.case_id,
+        crime_type=crime,
+        person=_person(rng, crime),
+        victim=_victim(rng, crime),
+        identified_by=rng.choice(["procuraduria-pett", "migracion", "policia-nacional"]),
+        location=rng.choice(["Santo Domingo", "Santiago", "Dajabón", "Punta Cana"]),
+        assigned_to=caseworker,
+        institution=institution,
+        consent=cmd.Consent(assistance=True, data_sharing=rng.random() < 0.9),
+        sla=SlaPolicy(),
+    )
+    plan = DemoPlan(opening)
+    stage = rng.choice(STAGES)
+    step = _stepper(plan, ids, caseworker, now, clock)
+    if stage == "identification":
+        return plan
+    outcome = "confirmed_victim" if crime is CrimeType.TRAFFICKING else "smuggled_person"
+    step("identification", "complete", rng.uniform(0.5, 3), outcome=outcome)
+    _assistance(rng, step, crime, stage, opening.consent.data_sharing)
+    if stage in ("closed", "closure_requested"):
+        plan.commands.append(
+            cmd.RequestClosure(
+                command_id=ids.next(),
+                actor=caseworker,
+                at=now,
+                occurred_at=clock.after(rng.uniform(3, 20)),
+                reason="path_completed",
+            )
+        )
+    if stage == "closed":
+        plan.commands.append(
+            cmd.DecideClosure(
+                command_id=ids.next(),
+                actor="supervisor",
+                at=now,
+                occurred_at=clock.after(2),
+                approved=True,
+            )
+        )
+    return plan
+
+
+def _assistance(
+    rng: random.Random, step: Callable[..., None], crime: CrimeType, stage: str, sharing: bool
+) -> None:
+    """Walk the four assistance steps and return, stopping with `stage` left open."""
+    order = ["shelter", "health", "legal", "documentation", "return_reintegration"]
+    for name in order:
+        if name == stage:
+            if sharing and name in REFER_TO:
+                step(name, "refer", rng.uniform(1, 10), institution=REFER_TO[name])
+            if rng.random() < 0.6:
+                step(name, "start", rng.uniform(1, 10))
+            if name != "documentation":
+                return
+            continue  # documentation stays open; return_reintegration has not opened yet
+        if stage == "documentation" and name == "return_reintegration":
+            return
+        if crime is CrimeType.SMUGGLING and name in ("shelter", "legal") and rng.random() < 0.6:
+            step(name, "not_needed", rng.uniform(0.5, 5), reason="returned within days")
+            continue
+        if sharing:
+            step(name, "refer", rng.uniform(0.2, 3), institution=REFER_TO[name])
+        step(name, "complete", rng.uniform(5, 60), note="Seguimiento registrado.")
+
+
+def _stepper(
+    plan: DemoPlan, ids: _Ids, actor: str, now: datetime, clock: _Clock
+) -> Callable[..., None]:
+    def step(name: str, action: str, days: float, **extra: Any) -> None:
+        plan.commands.append(
+            cmd.AdvanceStep.model_validate(
+                {
+                    "command_id": ids.next(),
+                    "actor": actor,
+                    "at": now,
+                    "occurred_at": clock.after(days),
+                    "step": name,
+                    "action": action,
+                    **extra,
+                }
+            )
+        )
+
+    return step
+
+
+class _Ids:
+    """Deterministic ids for one demo case, so a second load is recognised and skipped."""
+
+    def __init__(self, index: int) -> None:
+        self.case_id = uuid.uuid5(DEMO_NAMESPACE, f"case-{index}")
+        self._count = 0
+
+    def next(self) -> uuid.UUID:
+        self._count += 1
+        return uuid.uuid5(self.case_id, f"command-{self._count}")
+
+
+async def load_demo(
+    commands: CaseCommands,
+    exists: Callable[[uuid.UUID], bool],
+    *,
+    now: datetime | None = None,
+    concurrency: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Open every demo case not already there and replay its path."""
+    plans = build_plans(now or datetime.now(UTC))
+    gate = asyncio.Semaphore(concurrency)
+    counts = {"opened": 0, "skipped": 0, "commands": 0}
+
+    async def load(plan: DemoPlan) -> None:
+        async with gate:
+            if exists(plan.opening.case_id):
+                counts["skipped"] += 1
+                return
+            try:
+                await commands.open(plan.opening)
+            except CommandRefused:
+                counts["skipped"] += 1
+                return
+            for command in plan.commands:
+                await commands.send(plan.opening.case_id, command)
+            counts["opened"] += 1
+            counts["commands"] += 1 + len(plan.commands)
+            if progress:
+                progress(1)
+
+    await asyncio.gather(*(load(p) for p in plans))
+    return DemoSummary(**counts)

@@ -1,0 +1,146 @@
+"""The tables (append-only `events`, the inline case projection, projection tracking),
+and how an `Event` maps to a row of `events`.
+
+`migrations/versions` creates exactly this (a test compares them); change both together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import RowMapping
+
+from domain import Event
+
+from store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only gives a monotonic, never-reused rowid to `INTEGER PRIMARY KEY AUTOINCREMENT`.
+POSITION = BigInteger().with_variant(Integer(), "sqlite")
+DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+NAME = String(128)
+CODE = String(32)
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", POSITION, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("data", DOCUMENT, nullable=False),
+    Column("actor", NAME, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "version"),
+    sqlite_autoincrement=True,
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("status", CODE, nullable=False),
+    Column("crime_type", CODE, nullable=False),
+    Column("assigned_to", NAME),
+    Column("institution", NAME),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("closed_reason", String(64)),
+    Column("last_event_at", UTCDateTime, nullable=False),
+    Column("overdue", Boolean, nullable=False),
+    Column("open_steps", Integer, nullable=False),
+    Column("next_due_at", UTCDateTime),
+    Column("identification_outcome", CODE),
+    # The whole CaseState, so the next events fold without reading the stream.
+    Column("state", DOCUMENT, nullable=False),
+    Index(None, "status"),
+    Index(None, "assigned_to", "status"),
+    Index(None, "overdue", "next_due_at"),
+    Index(None, "crime_type"),
+    Index(None, "opened_at", "case_id"),
+)
+
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("case_id", Uuid, ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True),
+    Column("step", CODE, primary_key=True),
+    Column("state", CODE, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("overdue", Boolean, nullable=False),
+    Column("overdue_since", UTCDateTime),
+    Column("escalated", Boolean, nullable=False),
+    Column("acknowledged", Boolean, nullable=False),
+    Column("institution", NAME),
+    Column("referral_id", Uuid),
+    Column("outcome", CODE),
+    Column("reason", Text),
+    Index(None, "state"),
+    Index(None, "overdue", "due_at"),
+    Index(None, "step", "state"),
+)
+
+projection_tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """The `events` columns of `event` (the position is the database's to give)."""
+    return {
+        "event_id": event.event_id,
+        "case_id": event.case_id,
+        "version": event.version,
+        "type": event.type,
+        "data": event.data_json(),
+        "actor": event.actor,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+    }
+
+
+def stored_event(row: RowMapping) -> Event:
+    """The event a row of `events` holds."""
+    return Event.from_stored(
+        event_id=row["event_id"],
+        case_id=row["case_id"],
+        version=row["version"],
+        type=row["type"],
+        data=row["data"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+    )

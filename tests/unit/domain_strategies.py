@@ -1,0 +1,294 @@
+"""Builders and hypothesis strategies shared by the domain's unit tests.
+
+`Case` drives one case the way its workflow does: decide a command on the current
+state, then fold the events in. The strategies draw commands of every kind, with valid
+and invalid parameters, biased towards what the current state can accept so random
+sequences get deep into the path (identified, assistance, closure) instead of stopping
+at the first refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from hypothesis import strategies as st
+
+from domain import CaseState, DomainError, Event, decide, evolve_all
+from domain import commands as cmd
+from domain.person import ExploitationType, MeansOfControl, Person, Sex, VictimContext
+from domain.sla import SlaPolicy
+from domain.vocabulary import (
+    SYSTEM_ACTOR,
+    ClosureReason,
+    ConsentScope,
+    CrimeType,
+    IdentificationOutcome,
+    Step,
+    StepAction,
+)
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+CASE_ID = UUID("0b6f3c1e-7a52-4d38-9f0e-2c4b8a6d1e90")
+PERSON = Person(given_name="María", family_name="Quispe", sex=Sex.FEMALE, nationality="BO")
+SECOND = timedelta(seconds=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass
+class Case:
+    """One case driven as its workflow drives it: decide, then fold the events in."""
+
+    state: CaseState = field(default_factory=CaseState)
+    events: list[Event] = field(default_factory=list)
+    now: datetime = T0
+    issued: int = 0
+
+    def command(self, kind: type[Any], **fields: Any) -> Any:
+        """A command of `kind` at the case's clock, with a fresh command id."""
+        self.issued += 1
+        fields.setdefault("actor", "ana")
+        fields.setdefault("at", self.now)
+        return kind(command_id=UUID(int=self.issued), **fields)
+
+    def do(self, kind: type[Any], **fields: Any) -> list[Event]:
+        """Decide and apply; a refusal propagates."""
+        events = decide(self.state, self.command(kind, **fields))
+        self.state = evolve_all(self.state, events)
+        self.events.extend(events)
+        return events
+
+    def refused(self, kind: type[Any], **fields: Any) -> DomainError:
+        """The refusal of the command; fails if it is accepted or the state changed."""
+        before = self.state.model_dump()
+        try:
+            decide(self.state, self.command(kind, **fields))
+        except DomainError as error:
+            assert self.state.model_dump() == before
+            return error
+        raise AssertionError(f"{kind.__name__} {fields} was accepted")
+
+    def later(self, delta: timedelta) -> Case:
+        self.now += delta
+        return self
+
+
+def opened(
+    *,
+    consent: bool = True,
+    sla: SlaPolicy | None = None,
+    occurred_at: datetime | None = None,
+    actor: str = "ana",
+) -> Case:
+    """A trafficking case opened at T0 (by `actor`, with both consents unless told not to)."""
+    case = Case()
+    case.do(
+        cmd.OpenCase,
+        case_id=CASE_ID,
+        crime_type=CrimeType.TRAFFICKING,
+        person=PERSON,
+        assigned_to="ana",
+        consent=cmd.Consent(assistance=consent, data_sharing=consent),
+        sla=sla or SlaPolicy(),
+        occurred_at=occurred_at,
+        actor=actor,
+    )
+    return case
+
+
+def identified(
+    outcome: IdentificationOutcome = IdentificationOutcome.CONFIRMED_VICTIM, **kwargs: Any
+) -> Case:
+    """An opened case whose identification completed an hour later with `outcome`."""
+    case = opened(**kwargs)
+    case.later(HOUR).do(
+        cmd.AdvanceStep, step=Step.IDENTIFICATION, action=StepAction.COMPLETE, outcome=outcome
+    )
+    return case
+
+
+# --- strategies ------------------------------------------------------------------------
+
+ACTORS = st.sampled_from(["ana", "luis", "sofia"])
+OPTIONAL_TEXTS = st.sampled_from([None, None, "", "   ", "called the shelter", "ñandú ✓"])
+TEXTS = st.sampled_from(["", "  \t", "met at the consulate", "ok"])
+INSTITUTIONS = st.sampled_from([None, " ", "Casa Refugio", "Fiscalía", "Consulado"])
+WAITS = st.one_of(
+    st.just(0),
+    st.integers(1, 120),
+    st.integers(0, 3 * 86_400),
+    st.integers(0, 120 * 86_400),
+).map(lambda s: timedelta(seconds=s))
+
+sla_policies = st.one_of(
+    st.just(SlaPolicy()),
+    st.builds(
+        SlaPolicy.with_overrides,
+        st.dictionaries(st.sampled_from([s.value for s in Step]), st.integers(1, 40)),
+        st.integers(1, 60),
+    ),
+)
+
+persons = st.builds(
+    Person,
+    given_name=st.text(min_size=1, max_size=12),
+    family_name=st.text(min_size=1, max_size=12),
+    sex=st.sampled_from(Sex),
+    birth_date=st.none() | st.dates(date(1940, 1, 1), date(2024, 12, 31)),
+    nationality=st.sampled_from(["BO", "pe", " ve ", "CO", "HT"]),
+    languages=st.lists(st.sampled_from(["es", "qu", "ay", "ht"]), max_size=3).map(tuple),
+)
+
+victims = st.builds(
+    VictimContext,
+    exploitation_types=st.lists(st.sampled_from(ExploitationType), max_size=2).map(tuple),
+    means_of_control=st.lists(st.sampled_from(MeansOfControl), max_size=2).map(tuple),
+    country_of_exploitation=st.none() | st.sampled_from(["AR", "cl"]),
+    is_abduction=st.none() | st.booleans(),
+)
+
+
+def occurred(state: CaseState, now: datetime) -> st.SearchStrategy[datetime | None]:
+    """Mostly none (now); sometimes in the past (maybe before opening), sometimes future."""
+    opened_at = state.opened_at or now
+    back = int((now - opened_at).total_seconds()) + 86_400
+    past = st.integers(0, back).map(lambda s: now - timedelta(seconds=s))
+    future = st.integers(1, 86_400).map(lambda s: now + timedelta(seconds=s))
+    return st.one_of(st.none(), st.none(), st.none(), past, future)
+
+
+def _step(state: CaseState) -> st.SearchStrategy[Step]:
+    every = st.sampled_from(Step)
+    open_steps = [s.step for s in state.open_steps()]
+    return st.one_of(st.sampled_from(open_steps), every) if open_steps else every
+
+
+def open_case(state: CaseState, now: datetime) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "case_id": st.just(CASE_ID),
+            "crime_type": st.sampled_from(CrimeType),
+            "person": persons,
+            "victim": victims,
+            "identified_by": st.none() | st.just("Policía"),
+            "location": st.none() | st.just("Desaguadero"),
+            "assigned_to": ACTORS,
+            "institution": st.none() | st.just("Defensoría"),
+            "consent": st.builds(
+                cmd.Consent,
+                assistance=st.sampled_from([True, True, False]),
+                data_sharing=st.sampled_from([True, True, False]),
+            ),
+            "sla": sla_policies,
+            "actor": ACTORS,
+            "occurred_at": st.one_of(
+                st.none(),
+                st.integers(0, 40 * 86_400).map(lambda s: now - timedelta(seconds=s)),
+                st.just(now + SECOND),
+            ),
+        }
+    )
+
+
+@st.composite
+def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, Any]:
+    step = draw(_step(state))
+    if step is Step.IDENTIFICATION:
+        outcomes = [*IdentificationOutcome, IdentificationOutcome.CONFIRMED_VICTIM, None]
+    else:
+        outcomes = [None, None, None, None, IdentificationOutcome.SMUGGLED_PERSON]
+    return {
+        "step": step,
+        "action": draw(st.sampled_from(StepAction)),
+        "institution": draw(INSTITUTIONS),
+        "outcome": draw(st.sampled_from(outcomes)),
+        "reason": draw(OPTIONAL_TEXTS),
+        "note": draw(OPTIONAL_TEXTS),
+        "occurred_at": draw(occurred(state, now)),
+        "actor": draw(ACTORS),
+    }
+
+
+def _with(state: CaseState, now: datetime, **fields: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {"actor": ACTORS, "occurred_at": occurred(state, now), **fields}
+    )
+
+
+def _timer(state: CaseState, now: datetime) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "actor": st.sampled_from([SYSTEM_ACTOR, SYSTEM_ACTOR, "ana"]),
+            "step": _step(state),
+            "occurred_at": st.none() | occurred(state, now),
+        }
+    )
+
+
+FieldsFor = Callable[[CaseState, datetime], st.SearchStrategy[dict[str, Any]]]
+FIELDS: dict[type[Any], FieldsFor] = {
+    cmd.OpenCase: open_case,
+    cmd.AssignCase: lambda s, n: _with(
+        s, n, caseworker=ACTORS, institution=st.none() | st.just("Defensoría")
+    ),
+    cmd.AdvanceStep: advance_step,
+    cmd.AddNote: lambda s, n: _with(s, n, text=TEXTS, step=st.none() | st.sampled_from(Step)),
+    cmd.GiveConsent: lambda s, n: _with(s, n, scope=st.sampled_from(ConsentScope)),
+    cmd.WithdrawConsent: lambda s, n: _with(s, n, scope=st.sampled_from(ConsentScope)),
+    cmd.RequestClosure: lambda s, n: _with(
+        s, n, reason=st.sampled_from(ClosureReason), note=OPTIONAL_TEXTS
+    ),
+    cmd.DecideClosure: lambda s, n: _with(s, n, approved=st.booleans(), note=OPTIONAL_TEXTS),
+    cmd.AcknowledgeOverdue: lambda s, n: _with(s, n, step=_step(s), note=TEXTS),
+    cmd.RecordOverdue: _timer,
+    cmd.EscalateOverdue: _timer,
+}
+# Step actions weigh more: they are what moves a case along its path.
+KINDS = st.sampled_from([*FIELDS, cmd.AdvanceStep, cmd.AdvanceStep, cmd.AdvanceStep])
+
+
+def one_of_each(now: datetime) -> list[Any]:
+    """One valid-looking command of every kind, to probe what a state accepts."""
+    base: dict[str, Any] = {"actor": "ana", "at": now}
+    return [
+        cmd.OpenCase(
+            command_id=UUID(int=1),
+            case_id=CASE_ID,
+            crime_type=CrimeType.SMUGGLING,
+            person=PERSON,
+            assigned_to="ana",
+            **base,
+        ),
+        cmd.AssignCase(command_id=UUID(int=2), caseworker="zoe", **base),
+        *(
+            cmd.AdvanceStep(
+                command_id=UUID(int=3),
+                step=step,
+                action=action,
+                institution="Casa Refugio",
+                reason="no longer needed",
+                outcome=IdentificationOutcome.CONFIRMED_VICTIM
+                if step is Step.IDENTIFICATION
+                else None,
+                **base,
+            )
+            for step in Step
+            for action in StepAction
+        ),
+        cmd.AddNote(command_id=UUID(int=4), text="a note", **base),
+        cmd.GiveConsent(command_id=UUID(int=5), scope=ConsentScope.ASSISTANCE, **base),
+        cmd.WithdrawConsent(command_id=UUID(int=6), scope=ConsentScope.DATA_SHARING, **base),
+        cmd.RequestClosure(command_id=UUID(int=7), reason=ClosureReason.DECEASED, **base),
+        cmd.DecideClosure(command_id=UUID(int=8), approved=True, **base),
+        *(
+            kind(command_id=UUID(int=9), step=step, note="seen", **base)
+            if kind is cmd.AcknowledgeOverdue
+            else kind(command_id=UUID(int=9), step=step, **base)
+            for kind in (cmd.AcknowledgeOverdue, cmd.RecordOverdue, cmd.EscalateOverdue)
+            for step in Step
+        ),
+    ]

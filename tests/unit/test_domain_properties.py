@@ -1,0 +1,244 @@
+"""Properties of the decider over random command sequences.
+
+A hypothesis state machine issues commands of every kind, valid and not, at a clock
+that only moves forward (sometimes by seconds, sometimes by months), and fires the SLA
+timers as the workflow does. After every command it checks what the rest of Amparo
+relies on: refusals change nothing, the state is the fold of its stored events, final
+steps stay final, versions and ids are sound, events and state survive serialisation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from tests.unit.domain_strategies import FIELDS, KINDS, WAITS, Case, one_of_each
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from domain import CaseState, DomainError, Event, decide, evolve_all
+from domain import commands as cmd
+from domain import errors
+from domain.deadlines import deadlines, due_now
+from domain.ids import event_id
+from domain.sla import DEFAULT_SLA_DAYS, SlaPolicy
+from domain.state import StepStatus
+from domain.vocabulary import (
+    ASSISTANCE_STEPS,
+    CLOSES_WITH_OPEN_STEPS,
+    NOT_A_VICTIM_CLOSURE,
+    SYSTEM_ACTOR,
+    CaseStatus,
+    IdentificationOutcome,
+    Step,
+)
+
+
+def stored(event: Event) -> Event:
+    """The event as the store gives it back (its columns), checked against the original."""
+    back = Event.from_stored(
+        event_id=event.event_id,
+        case_id=event.case_id,
+        version=event.version,
+        type=event.type,
+        data=event.data_json(),
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        actor=event.actor,
+    )
+    assert back == event
+    assert Event.model_validate_json(event.model_dump_json()) == event
+    return back
+
+
+class CaseMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.case = Case()
+        self.stored: list[Event] = []
+        self.finals: dict[Step, StepStatus] = {}
+
+    def _decide(self, command: Any) -> list[Event] | None:
+        before = self.case.state
+        snapshot = before.model_dump()
+        try:
+            events = decide(before, command)
+        except DomainError as error:
+            assert type(error) is not DomainError
+            assert error.code != DomainError.code
+            try:
+                decide(before, command)
+            except DomainError as again:
+                assert again.code == error.code
+            assert before.model_dump() == snapshot
+            if before.status is CaseStatus.CLOSED:
+                assert isinstance(error, errors.CaseClosed)
+            return None
+        assert before.status is not CaseStatus.CLOSED
+        assert events, "an accepted command records something"
+        assert decide(before, command) == events, "deciding is deterministic"
+        assert before.model_dump() == snapshot, "decide never changes the state it is given"
+        self.case.state = evolve_all(before, events)
+        self.case.events.extend(events)
+        self.stored.extend(stored(e) for e in events)
+        return events
+
+    @initialize(wait=WAITS, data=st.data())
+    def open_case(self, wait: timedelta, data: st.DataObject) -> None:
+        self.case.now += wait
+        fields = data.draw(FIELDS[cmd.OpenCase](self.case.state, self.case.now))
+        self._decide(self.case.command(cmd.OpenCase, **fields))
+
+    @rule(kind=KINDS, wait=WAITS, data=st.data())
+    def command(self, kind: type[Any], wait: timedelta, data: st.DataObject) -> None:
+        self.case.now += wait
+        fields = data.draw(FIELDS[kind](self.case.state, self.case.now))
+        self._decide(self.case.command(kind, **fields))
+
+    @rule(wait=WAITS)
+    def timers_fire(self, wait: timedelta) -> None:
+        """What the workflow does when its timer fires: every due deadline is accepted."""
+        self.case.now += wait
+        for deadline in due_now(self.case.state, self.case.now):
+            kind = cmd.RecordOverdue if deadline.kind == "overdue" else cmd.EscalateOverdue
+            command = self.case.command(kind, step=deadline.step, actor=SYSTEM_ACTOR)
+            events = self._decide(command)
+            assert events is not None, f"the {deadline} deadline was refused"
+            assert events[0].occurred_at == deadline.at
+
+    @invariant()
+    def state_is_the_fold_of_its_stored_events(self) -> None:
+        assert evolve_all(CaseState(), self.stored) == self.case.state
+
+    @invariant()
+    def state_survives_continue_as_new(self) -> None:
+        state = self.case.state
+        assert CaseState.model_validate_json(state.model_dump_json()) == state
+
+    @invariant()
+    def versions_contiguous_and_ids_unique(self) -> None:
+        events = self.case.events
+        assert [e.version for e in events] == list(range(1, len(events) + 1))
+        assert self.case.state.version == len(events)
+        assert len({e.event_id for e in events}) == len(events)
+        assert {e.case_id for e in events} <= {self.case.state.case_id}
+
+    @invariant()
+    def times_are_sound(self) -> None:
+        state = self.case.state
+        recorded = [e.recorded_at for e in self.case.events]
+        assert recorded == sorted(recorded)
+        for event in self.case.events:
+            assert event.occurred_at <= event.recorded_at
+            assert state.opened_at is not None
+            assert event.occurred_at >= state.opened_at
+        for status in state.steps.values():
+            assert status.opened_at < status.due_at < status.escalates_at
+
+    @invariant()
+    def final_steps_never_change(self) -> None:
+        for step, status in self.case.state.steps.items():
+            if step in self.finals:
+                assert status == self.finals[step]
+            elif status.final:
+                self.finals[step] = status
+        assert self.finals.keys() <= self.case.state.steps.keys()
+
+    @invariant()
+    def steps_open_in_the_order_of_the_path(self) -> None:
+        steps = self.case.state.steps
+        identification = steps.get(Step.IDENTIFICATION)
+        assert (identification is None) == (self.case.state.status is CaseStatus.NEW)
+        confirmed = identification is not None and identification.outcome in (
+            IdentificationOutcome.CONFIRMED_VICTIM,
+            IdentificationOutcome.SMUGGLED_PERSON,
+        )
+        assert all((s in steps) == confirmed for s in ASSISTANCE_STEPS)
+        if confirmed:
+            assert identification is not None
+            assert {steps[s].opened_at for s in ASSISTANCE_STEPS} == {identification.updated_at}
+        if Step.RETURN_REINTEGRATION in steps:
+            documentation = steps[Step.DOCUMENTATION]
+            assert documentation.final
+            assert steps[Step.RETURN_REINTEGRATION].opened_at == documentation.updated_at
+
+    @invariant()
+    def closed_only_by_the_rules(self) -> None:
+        state = self.case.state
+        if state.status is not CaseStatus.CLOSED:
+            assert state.closed_at is None
+            assert state.closure is None or state.status is CaseStatus.CLOSURE_REQUESTED
+            return
+        if state.closed_reason == NOT_A_VICTIM_CLOSURE:
+            identification = state.steps[Step.IDENTIFICATION]
+            assert identification.outcome is IdentificationOutcome.NOT_A_VICTIM
+        else:
+            assert state.closure is not None
+            assert state.closed_reason == state.closure.reason.value
+            if state.closure.reason not in CLOSES_WITH_OPEN_STEPS:
+                assert state.open_steps() == []
+
+    @invariant()
+    def a_closed_case_accepts_nothing(self) -> None:
+        state = self.case.state
+        if state.status is not CaseStatus.CLOSED:
+            return
+        assert deadlines(state) == []
+        for command in one_of_each(self.case.now):
+            try:
+                decide(state, command)
+            except errors.CaseClosed:
+                continue
+            raise AssertionError(f"a closed case accepted {command}")
+
+    @invariant()
+    def deadlines_are_ordered_and_belong_to_open_steps(self) -> None:
+        state = self.case.state
+        found = deadlines(state)
+        assert [d.at for d in found] == sorted(d.at for d in found)
+        open_steps = {s.step for s in state.open_steps()}
+        assert {d.step for d in found} <= open_steps
+
+
+CaseMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None, database=None
+)
+TestCaseMachine = CaseMachine.TestCase
+
+
+# --- smaller properties ----------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    command_id=st.uuids(),
+    first=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    gap=st.integers(1, 10**9),
+    index=st.integers(0, 20),
+)
+def test_event_ids_are_deterministic_time_ordered_uuid7(
+    command_id: UUID, first: datetime, gap: int, index: int
+) -> None:
+    at = first.replace(tzinfo=None).astimezone()
+    later = at + timedelta(milliseconds=gap)
+    one = event_id(command_id, index, at)
+    assert one == event_id(command_id, index, at)
+    assert one.version == 7
+    assert one.variant == "specified in RFC 4122"
+    assert one != event_id(command_id, index + 1, at)
+    assert event_id(command_id, index, later) > one
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(
+    days=st.dictionaries(st.sampled_from(list(Step)), st.integers(1, 400)),
+    stale=st.integers(1, 90),
+)
+def test_sla_overrides_replace_only_the_named_steps(days: dict[Step, int], stale: int) -> None:
+    policy = SlaPolicy.with_overrides({s.value: d for s, d in days.items()}, stale_days=stale)
+    assert policy.stale_days == stale
+    for step in Step:
+        assert policy.limit(step) == timedelta(days=days.get(step, DEFAULT_SLA_DAYS[step]))
+    assert SlaPolicy.model_validate_json(policy.model_dump_json()) == policy

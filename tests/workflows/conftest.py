@@ -1,0 +1,65 @@
+"""Workflow tests on Temporal's time-skipping test server, with a real SQLite event store."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+
+from amparo.cases import CaseCommands
+from amparo.settings import Settings
+from amparo.temporal import data_converter
+from store.db import make_engine
+from store.event_store import EventStore
+from store.migrate import upgrade
+from worker import build_worker
+from workflows import search_attributes as sa
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=data_converter()
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
+            },
+        )
+    )
+    yield env
+    await env.shutdown()
+
+
+@dataclass
+class CaseHarness:
+    """A running worker on a fresh task queue, its store, and a command gateway."""
+
+    env: WorkflowEnvironment
+    store: EventStore
+    commands: CaseCommands
+    task_queue: str
+
+
+@pytest.fixture
+async def harness(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CaseHarness]:
+    url = f"sqlite:///{tmp_path / 'amparo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    store = EventStore(engine)
+    settings = Settings(task_queue=f"tq-{uuid.uuid4()}", database_url=url)
+    commands = CaseCommands(ts_env.client, task_queue=settings.task_queue, max_updates_per_run=1000)
+    async with build_worker(ts_env.client, settings, store):
+        yield CaseHarness(ts_env, store, commands, settings.task_queue)
+    engine.dispose()

@@ -1,0 +1,210 @@
+"""The case workflow on the time-skipping server: path, SLA timers, refusals, continue-as-new."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from amparo.cases import CommandRefused
+from domain import commands as cmd
+from domain.vocabulary import CaseStatus, Step, StepState
+from tests.workflows.conftest import CaseHarness
+from workflows.contracts import case_workflow_id
+
+HISTORIES = Path(__file__).parent / "histories"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the workflow replaces `at` with its own clock
+
+
+def opening(**changes: object) -> cmd.OpenCase:
+    fields: dict[str, object] = {
+        "command_id": uuid.uuid4(),
+        "actor": "ana",
+        "at": NOW,
+        "case_id": uuid.uuid4(),
+        "crime_type": "trafficking",
+        "person": {"given_name": "Ana", "family_name": "Peña", "sex": "female", "nationality": "VE"},
+        "assigned_to": "ana",
+        "consent": {"assistance": True, "data_sharing": True},
+    }
+    return cmd.OpenCase.model_validate(fields | changes)
+
+
+def step(name: str, action: str, **extra: object) -> cmd.AdvanceStep:
+    return cmd.AdvanceStep.model_validate(
+        {"command_id": uuid.uuid4(), "actor": "ana", "at": NOW, "step": name, "action": action}
+        | extra
+    )
+
+
+def closure(reason: str = "path_completed") -> cmd.RequestClosure:
+    return cmd.RequestClosure(command_id=uuid.uuid4(), actor="ana", at=NOW, reason=reason)
+
+
+def decision(approved: bool = True) -> cmd.DecideClosure:
+    return cmd.DecideClosure(command_id=uuid.uuid4(), actor="sofia", at=NOW, approved=approved)
+
+
+def assert_stream_intact(h: CaseHarness, case_id: uuid.UUID) -> list[str]:
+    events = h.store.read_stream(case_id)
+    assert [e.version for e in events] == list(range(1, len(events) + 1))
+    assert len({e.event_id for e in events}) == len(events)
+    return [e.type for e in events]
+
+
+async def save_history(h: CaseHarness, case_id: uuid.UUID, name: str) -> None:
+    """Record a history for the replay test (only if absent: committed files guard changes)."""
+    target = HISTORIES / f"{name}.json"
+    if not target.exists():
+        history = await h.env.client.get_workflow_handle(case_workflow_id(case_id)).fetch_history()
+        target.write_text(history.to_json())
+
+
+async def test_full_path_from_opening_to_approved_closure(harness: CaseHarness) -> None:
+    h = harness
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    result = await h.commands.open(open_cmd)
+    assert result.events[:2] == ["CaseOpened", "CaseAssigned"]
+    await h.commands.send(case_id, step("identification", "complete", outcome="confirmed_victim"))
+    await h.commands.send(case_id, step("shelter", "refer", institution="specialized-shelter"))
+    await h.commands.send(case_id, step("shelter", "start"))
+    await h.commands.send(case_id, step("shelter", "complete"))
+    await h.commands.send(case_id, step("health", "complete", note="first consultation done"))
+    await h.commands.send(case_id, step("legal", "not_needed", reason="no proceedings"))
+    result = await h.commands.send(case_id, step("documentation", "complete"))
+    assert "StepOpened" in result.events  # return_reintegration opens
+    await h.commands.send(case_id, step("return_reintegration", "complete"))
+    await h.commands.send(case_id, closure())
+    result = await h.commands.send(case_id, decision(approved=True))
+    assert result.events == ["ClosureDecided", "CaseClosed"]
+
+    handle = h.env.client.get_workflow_handle(case_workflow_id(case_id))
+    outcome = await handle.result()
+    assert outcome["status"] == "closed" if isinstance(outcome, dict) else outcome.status == "closed"
+    types = assert_stream_intact(h, case_id)
+    assert types[0] == "CaseOpened" and types[-1] == "CaseClosed"
+    assert types.count("StepOpened") == 6
+    await save_history(h, case_id, "full_path")
+
+
+async def test_shelter_overdue_at_one_day_and_escalated_at_two(harness: CaseHarness) -> None:
+    h = harness
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    await h.commands.open(open_cmd)
+    await h.commands.send(case_id, step("identification", "complete", outcome="confirmed_victim"))
+    state = await h.commands.current(case_id)
+    shelter = state.steps[Step.SHELTER]
+    assert shelter.due_at - shelter.opened_at == timedelta(days=1)
+
+    await h.env.sleep(timedelta(days=1) - timedelta(minutes=5))
+    assert not (await h.commands.current(case_id)).steps[Step.SHELTER].overdue
+    await h.env.sleep(timedelta(minutes=10))
+    state = await h.commands.current(case_id)
+    assert state.steps[Step.SHELTER].overdue
+    assert not state.steps[Step.SHELTER].escalated
+    await h.env.sleep(timedelta(days=1))
+    state = await h.commands.current(case_id)
+    assert state.steps[Step.SHELTER].escalated
+
+    events = [e for e in h.store.read_stream(case_id) if e.data.type in {"StepOverdue", "OverdueEscalated"}]
+    shelter_events = [e for e in events if e.data.step is Step.SHELTER]
+    overdue, escalated = shelter_events
+    assert overdue.occurred_at == shelter.opened_at + timedelta(days=1)
+    assert escalated.occurred_at == shelter.opened_at + timedelta(days=2)
+    # The timers fired on time: recorded within a second of the deadline, by the system.
+    assert abs(overdue.recorded_at - overdue.occurred_at) < timedelta(seconds=1)
+    assert abs(escalated.recorded_at - escalated.occurred_at) < timedelta(seconds=1)
+    assert {overdue.actor, escalated.actor} == {"system"}
+    assert_stream_intact(h, case_id)
+    await save_history(h, case_id, "overdue_escalation")
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (step("shelter", "start"), "step_not_open"),
+        (step("identification", "complete"), "outcome_required"),
+        (step("identification", "refer"), "institution_required"),
+        (decision(), "no_closure_requested"),
+    ],
+)
+async def test_refused_command_changes_nothing(
+    harness: CaseHarness, command: cmd.AdvanceStep | cmd.DecideClosure, code: str
+) -> None:
+    h = harness
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    await h.commands.open(open_cmd)
+    handle = h.env.client.get_workflow_handle(case_workflow_id(case_id))
+    history_before = len((await handle.fetch_history()).events)
+    stored_before = h.store.read_stream(case_id)
+
+    with pytest.raises(CommandRefused) as refused:
+        await h.commands.send(case_id, command)
+
+    assert refused.value.code == code
+    assert len((await handle.fetch_history()).events) == history_before
+    assert h.store.read_stream(case_id) == stored_before
+
+
+async def test_unknown_and_closed_cases_are_refused(harness: CaseHarness) -> None:
+    h = harness
+    with pytest.raises(CommandRefused) as refused:
+        await h.commands.send(uuid.uuid4(), step("shelter", "start"))
+    assert refused.value.code == "case_not_found"
+
+    open_cmd = opening()
+    await h.commands.open(open_cmd)
+    await h.commands.send(
+        open_cmd.case_id, step("identification", "complete", outcome="not_a_victim")
+    )
+    await h.env.client.get_workflow_handle(case_workflow_id(open_cmd.case_id)).result()
+    with pytest.raises(CommandRefused) as refused:
+        await h.commands.send(open_cmd.case_id, closure())
+    assert refused.value.code == "case_closed"
+    with pytest.raises(CommandRefused) as refused:
+        await h.commands.open(open_cmd.model_copy(update={"command_id": uuid.uuid4()}))
+    assert refused.value.code == "case_already_open"
+
+
+async def test_retried_command_is_applied_once(harness: CaseHarness) -> None:
+    h = harness
+    open_cmd = opening()
+    await h.commands.open(open_cmd)
+    await h.commands.open(open_cmd)  # the same request again: deduplicated by its id
+    command = step("identification", "complete", outcome="confirmed_victim")
+    first = await h.commands.send(open_cmd.case_id, command)
+    second = await h.commands.send(open_cmd.case_id, command)
+    assert first == second
+    types = assert_stream_intact(h, open_cmd.case_id)
+    assert types.count("CaseOpened") == 1 and types.count("StepCompleted") == 1
+
+
+async def test_continue_as_new_keeps_state_and_every_event(harness: CaseHarness) -> None:
+    h = harness
+    h.commands._max_updates = 3  # noqa: SLF001 - a tiny run limit to force several runs
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    await h.commands.open(open_cmd)
+    await h.commands.send(case_id, step("identification", "complete", outcome="confirmed_victim"))
+    for n in range(8):
+        await h.commands.send(
+            case_id,
+            cmd.AddNote(command_id=uuid.uuid4(), actor="ana", at=NOW, text=f"visit {n}"),
+        )
+    await h.commands.send(case_id, step("shelter", "complete"))
+
+    handle = h.env.client.get_workflow_handle(case_workflow_id(case_id))
+    description = await handle.describe()
+    assert description.run_id != description.raw_description.workflow_execution_info.first_run_id
+    state = await h.commands.current(case_id)
+    assert state.notes == 8
+    assert state.steps[Step.SHELTER].state is StepState.COMPLETED
+    assert state.status is CaseStatus.OPEN
+    types = assert_stream_intact(h, case_id)
+    assert types.count("NoteAdded") == 8
+    assert state.version == len(types)

@@ -1,0 +1,319 @@
+"""`ProtectionCaseWorkflow`: one durable workflow per case, hosting the pure decider.
+
+Every command is an Update. Its validator runs `decide`, so a refused command never
+enters the history; its handler decides and applies in one synchronous step (handlers
+interleave at awaits), queues the events in an ordered outbox, and returns once the
+outbox has stored them — so after a 200 the projections already show the change.
+SLA timers live here too, and the run continues as new long before Temporal's limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import APPEND_EVENTS, AppendEventsInput, AppendEventsResult
+    from domain import CaseState, DomainError, Event, decide, evolve_all
+    from domain import commands as cmd
+    from domain.deadlines import due_now, next_fire_time
+    from domain.vocabulary import SYSTEM_ACTOR, CaseStatus
+    from workflows import search_attributes as sa
+    from workflows.contracts import CaseResult, CaseWorkflowInput, CommandResult
+
+APPEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+
+def refusal(error: DomainError) -> ApplicationError:
+    """A domain refusal as the error callers see: its type is the stable code."""
+    return ApplicationError(error.detail, type=error.code, non_retryable=True)
+
+
+@workflow.defn
+class ProtectionCaseWorkflow:
+    """One case's protection path, from opening to closure, for as long as it takes."""
+
+    @workflow.init
+    def __init__(self, inp: CaseWorkflowInput) -> None:
+        self._input = inp
+        self._state = inp.state or CaseState()
+        self._outbox: list[Event] = []
+        self._stored_version = self._state.version
+        self._updates = 0
+        self._next_fire: datetime | None = next_fire_time(self._state)
+        self._attributes: list[SearchAttributeUpdate] = []
+
+    @workflow.run
+    async def run(self, inp: CaseWorkflowInput) -> CaseResult:
+        if not await self._opened(inp):
+            return self._result()
+        self._publish_attributes()
+        timers = asyncio.create_task(self._sla_timers())
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._outbox) or self._finished() or self._continue_due()
+            )
+            if self._outbox:
+                await self._flush()
+            elif self._finished():
+                timers.cancel()
+                return self._result()
+            else:
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() or bool(self._outbox)
+                )
+                if not self._outbox:
+                    workflow.continue_as_new(self._carry_over())
+
+    async def _opened(self, inp: CaseWorkflowInput) -> bool:
+        """Wait for the opening command; a case that never opens ends quietly."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._state.status is not CaseStatus.NEW,
+                timeout=timedelta(seconds=inp.unopened_timeout_seconds),
+            )
+        except TimeoutError:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._state.status is not CaseStatus.NEW
+        return True
+
+    # --- queries -------------------------------------------------------------------------
+
+    @workflow.query
+    def case(self) -> CaseState:
+        """The case as decided so far (events may still be on their way to the store)."""
+        return self._state
+
+    # --- updates: one per command --------------------------------------------------------
+
+    @workflow.update
+    async def open_case(self, command: cmd.OpenCase) -> CommandResult:
+        return await self._handle(command)
+
+    @open_case.validator
+    def _validate_open_case(self, command: cmd.OpenCase) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def assign_case(self, command: cmd.AssignCase) -> CommandResult:
+        return await self._handle(command)
+
+    @assign_case.validator
+    def _validate_assign_case(self, command: cmd.AssignCase) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def advance_step(self, command: cmd.AdvanceStep) -> CommandResult:
+        return await self._handle(command)
+
+    @advance_step.validator
+    def _validate_advance_step(self, command: cmd.AdvanceStep) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def add_note(self, command: cmd.AddNote) -> CommandResult:
+        return await self._handle(command)
+
+    @add_note.validator
+    def _validate_add_note(self, command: cmd.AddNote) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def give_consent(self, command: cmd.GiveConsent) -> CommandResult:
+        return await self._handle(command)
+
+    @give_consent.validator
+    def _validate_give_consent(self, command: cmd.GiveConsent) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def withdraw_consent(self, command: cmd.WithdrawConsent) -> CommandResult:
+        return await self._handle(command)
+
+    @withdraw_consent.validator
+    def _validate_withdraw_consent(self, command: cmd.WithdrawConsent) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def request_closure(self, command: cmd.RequestClosure) -> CommandResult:
+        return await self._handle(command)
+
+    @request_closure.validator
+    def _validate_request_closure(self, command: cmd.RequestClosure) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def decide_closure(self, command: cmd.DecideClosure) -> CommandResult:
+        return await self._handle(command)
+
+    @decide_closure.validator
+    def _validate_decide_closure(self, command: cmd.DecideClosure) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def acknowledge_overdue(self, command: cmd.AcknowledgeOverdue) -> CommandResult:
+        return await self._handle(command)
+
+    @acknowledge_overdue.validator
+    def _validate_acknowledge_overdue(self, command: cmd.AcknowledgeOverdue) -> None:
+        self._validate(command)
+
+    # --- deciding --------------------------------------------------------------------------
+
+    def _stamp(self, command: cmd.Command) -> cmd.Command:
+        """The workflow's clock and the update id (the caller's idempotency key) on the command."""
+        info = workflow.current_update_info()
+        command_id = command.command_id
+        if info is not None:
+            try:
+                command_id = UUID(info.id)
+            except ValueError:
+                command_id = uuid5(NAMESPACE_URL, info.id)
+        return command.model_copy(update={"at": workflow.now(), "command_id": command_id})
+
+    def _validate(self, command: cmd.Command) -> None:
+        try:
+            decide(self._state, self._stamp(command))
+        except DomainError as error:
+            raise refusal(error) from None
+
+    async def _handle(self, command: cmd.Command) -> CommandResult:
+        try:
+            events = self._apply(self._stamp(command))
+        except DomainError as error:  # the state moved between validation and handling
+            raise refusal(error) from None
+        self._updates += 1
+        version = self._state.version
+        await workflow.wait_condition(lambda: self._stored_version >= version)
+        assert self._state.case_id is not None
+        return CommandResult(
+            case_id=self._state.case_id, version=version, events=[e.type for e in events]
+        )
+
+    def _apply(self, command: cmd.Command) -> list[Event]:
+        """Decide and apply in one synchronous step; queue the events for the store."""
+        events = decide(self._state, command)
+        self._state = evolve_all(self._state, events)
+        self._outbox.extend(events)
+        self._next_fire = next_fire_time(self._state)
+        self._publish_attributes()
+        return events
+
+    # --- storing -----------------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        """Store the outbox in order; retried until the store takes it (idempotent by id)."""
+        batch = list(self._outbox)
+        try:
+            await workflow.execute_local_activity(
+                APPEND_EVENTS,
+                AppendEventsInput(events=batch),
+                result_type=AppendEventsResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=APPEND_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.error("event append failed; retrying", extra=self._log_context())
+            await workflow.sleep(timedelta(seconds=30))
+            return
+        del self._outbox[: len(batch)]
+        self._stored_version = batch[-1].version
+
+    # --- SLA timers ---------------------------------------------------------------------------
+
+    async def _sla_timers(self) -> None:
+        """Sleep until the next SLA moment; re-arm only when the deadline itself changes."""
+        while self._state.is_open:
+            fire_at = self._next_fire
+            if fire_at is None:
+                await workflow.wait_condition(lambda: self._next_fire is not None)
+                continue
+            delay = (fire_at - workflow.now()).total_seconds()
+            if delay > 0:
+                try:
+                    await workflow.wait_condition(
+                        lambda fire_at=fire_at: self._next_fire != fire_at,  # type: ignore[misc]
+                        timeout=timedelta(seconds=delay),
+                    )
+                    continue
+                except TimeoutError:
+                    pass
+            self._fire_due()
+
+    def _fire_due(self) -> None:
+        now = workflow.now()
+        for deadline in due_now(self._state, now):
+            kind = cmd.RecordOverdue if deadline.kind == "overdue" else cmd.EscalateOverdue
+            command = kind(
+                command_id=workflow.uuid4(), actor=SYSTEM_ACTOR, at=now, step=deadline.step
+            )
+            try:
+                self._apply(command)
+            except DomainError as error:  # pragma: no cover - deadlines come from the state
+                workflow.logger.warning(f"timer refused: {error.code}", extra=self._log_context())
+                continue
+            workflow.logger.info(f"step {deadline.kind}", extra=self._log_context())
+
+    # --- run bookkeeping ------------------------------------------------------------------------
+
+    def _finished(self) -> bool:
+        return (
+            self._state.status is CaseStatus.CLOSED
+            and not self._outbox
+            and workflow.all_handlers_finished()
+        )
+
+    def _continue_due(self) -> bool:
+        if self._updates >= self._input.max_updates_per_run:
+            return True
+        return workflow.info().is_continue_as_new_suggested()
+
+    def _carry_over(self) -> CaseWorkflowInput:
+        return self._input.model_copy(update={"state": self._state})
+
+    def _result(self) -> CaseResult:
+        return CaseResult(
+            case_id=self._input.case_id,
+            status=self._state.status.value,
+            version=self._state.version,
+        )
+
+    def _log_context(self) -> dict[str, str]:
+        return {"case_id": str(self._input.case_id)}
+
+    def _publish_attributes(self) -> None:
+        """Opaque, non-personal search attributes; upserted only when they change."""
+        state = self._state
+        open_steps = state.open_steps()
+        updates = [
+            sa.CASE_STATUS.value_set(state.status.value),
+            sa.CASE_OVERDUE.value_set(any(s.overdue for s in open_steps)),
+            sa.CASE_OPEN_STEPS.value_set([s.step.value for s in open_steps]),
+            sa.ASSIGNED_TO.value_set(state.assigned_to or ""),
+            sa.CRIME_TYPE.value_set(state.crime_type.value if state.crime_type else ""),
+        ]
+        if state.status is not CaseStatus.NEW and updates != self._attributes:
+            workflow.upsert_search_attributes(updates)
+            self._attributes = updates
+
+
+UPDATES = {
+    "open_case": ProtectionCaseWorkflow.open_case,
+    "assign_case": ProtectionCaseWorkflow.assign_case,
+    "advance_step": ProtectionCaseWorkflow.advance_step,
+    "add_note": ProtectionCaseWorkflow.add_note,
+    "give_consent": ProtectionCaseWorkflow.give_consent,
+    "withdraw_consent": ProtectionCaseWorkflow.withdraw_consent,
+    "request_closure": ProtectionCaseWorkflow.request_closure,
+    "decide_closure": ProtectionCaseWorkflow.decide_closure,
+    "acknowledge_overdue": ProtectionCaseWorkflow.acknowledge_overdue,
+}

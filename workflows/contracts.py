@@ -1,0 +1,49 @@
+"""Inputs and results of the case workflow and its updates (one model each, fields default)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.state import CaseState
+
+
+def case_workflow_id(case_id: UUID) -> str:
+    """Workflow ids carry the opaque case id only: never a name."""
+    return f"case-{case_id}"
+
+
+class CaseWorkflowInput(BaseModel):
+    """Starts a case workflow, or carries a case over continue-as-new."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    # The case as the previous run left it: a run continues as new only once every
+    # event is stored and every handler has answered, so nothing else needs carrying.
+    state: CaseState | None = None
+    # Continue-as-new after this many updates: far below Temporal's 2,000 per run.
+    max_updates_per_run: int = 1000
+    # A workflow started for a case that never opened (its opening was refused) ends.
+    unopened_timeout_seconds: int = 3600
+
+
+class CommandResult(BaseModel):
+    """What an accepted command did; by the time it returns, its events are stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    version: int
+    events: list[str] = Field(default_factory=list, description="types of the recorded events")
+
+
+class CaseResult(BaseModel):
+    """How a case workflow ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    status: str
+    version: int
