@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -40,6 +41,8 @@ def build_worker(client: Client, settings: Settings, store: EventStore) -> Worke
         activities=[events.append_events],
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=SANDBOX,
+        # A crashed worker's cached cases move to another worker after this, not 10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
 
 

@@ -65,6 +65,10 @@ class CaseCommands:
             raise CommandRefused("case_already_open", "a case with this id exists") from None
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.ALREADY_EXISTS:
+                raise CommandRefused("case_already_open", "a case with this id exists") from None
+            raise
 
     async def send(self, case_id: UUID, command: Any) -> CommandResult:
         """Send any other command to its case; returns once its events are stored."""

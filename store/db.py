@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
@@ -83,5 +83,5 @@ def serialize_appends(conn: Connection) -> None:
     """
     if is_sqlite(conn):
         return
-    conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-    conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+    # One round trip: psycopg sends parameterless multi-statement strings as they are.
+    conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'; LOCK TABLE events IN EXCLUSIVE MODE")

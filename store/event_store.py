@@ -8,11 +8,13 @@ stored into the case projection in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from uuid import UUID
 
 from sqlalchemy import Engine, func, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Executable
 
 from domain import Event
 from store import db
@@ -97,12 +99,18 @@ def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
 
     Counted from RETURNING: psycopg reports rowcount -1 for executemany.
     """
-    statement = (
-        db.insert(conn, events)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(events.c.event_id)
-    )
+    statement = _INSERT_NEW.get(conn.dialect.name)
+    if statement is None:
+        statement = _INSERT_NEW[conn.dialect.name] = (
+            db.insert(conn, events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events.c.event_id)
+        )
     return set(conn.execute(statement, [event_row(e) for e in batch]).scalars())
+
+
+# Built once per dialect: building a statement costs more than running it on SQLite.
+_INSERT_NEW: dict[str, Executable] = {}
 
 
 def _in_case_order(new: Sequence[Event]) -> list[Event]:
@@ -111,9 +119,11 @@ def _in_case_order(new: Sequence[Event]) -> list[Event]:
     unique: dict[UUID, Event] = {}
     for index, event in enumerate(new):
         first.setdefault(event.case_id, index)
-        unique.setdefault(event.event_id, event)
+        kept = unique.setdefault(event.event_id, event)
+        if kept is not event and kept != event:
+            raise StoreError(f"event {event.event_id} is twice in the batch, different each time")
     ordered = sorted(unique.values(), key=lambda e: (first[e.case_id], e.version))
-    for previous, event in zip(ordered, ordered[1:], strict=False):
+    for previous, event in pairwise(ordered):
         if (previous.case_id, previous.version) == (event.case_id, event.version):
             raise VersionConflict(event.case_id, event.version, "two events of the batch")
     return ordered

@@ -7,14 +7,15 @@ reads is never behind what was stored. `rebuild` refolds every event; both paths
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from enum import StrEnum
-from itertools import batched
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.engine import RowMapping
 
 from domain import CaseState, Event, evolve
 from domain.vocabulary import Step
@@ -24,6 +25,10 @@ from store.schema import case_steps, cases, events, stored_event
 
 Progress = Callable[[int], None]
 
+# Built once: building a statement costs more than running it on SQLite.
+_LOAD_STATES = select(cases.c.case_id, cases.c.state).where(
+    cases.c.case_id.in_(bindparam("case_ids", expanding=True))
+)
 _UPDATE_CASE = update(cases).where(cases.c.case_id == bindparam("row_case_id"))
 _UPDATE_STEP = update(case_steps).where(
     case_steps.c.case_id == bindparam("row_case_id"),
@@ -53,7 +58,7 @@ def case_row(state: CaseState) -> dict[str, Any]:
         "overdue": any(s.overdue for s in open_steps),
         "open_steps": len(open_steps),
         "next_due_at": min((s.due_at for s in open_steps), default=None),
-        "identification_outcome": _value(identification and identification.outcome),
+        "identification_outcome": _value(identification.outcome if identification else None),
         "state": state.model_dump(mode="json"),
     }
 
@@ -119,8 +124,10 @@ class CaseProjector:
         """Fold newly stored events into the rows of their cases, in `conn`'s transaction."""
         grouped = _by_case(new)
         before = _load_states(conn, grouped)
-        after = {case_id: fold(before.get(case_id, CaseState()), batch)
-                 for case_id, batch in grouped.items()}
+        after = {
+            case_id: fold(before.get(case_id, CaseState()), batch)
+            for case_id, batch in grouped.items()
+        }
         _write_changes(conn, before, after)
 
     def rebuild(
@@ -141,8 +148,8 @@ class CaseProjector:
 
 
 def _load_states(conn: Connection, case_ids: Iterable[UUID]) -> dict[UUID, CaseState]:
-    query = select(cases.c.case_id, cases.c.state).where(cases.c.case_id.in_(list(case_ids)))
-    return {row.case_id: CaseState.model_validate(row.state) for row in conn.execute(query)}
+    rows = conn.execute(_LOAD_STATES, {"case_ids": list(case_ids)})
+    return {row.case_id: CaseState.model_validate(row.state) for row in rows}
 
 
 def _write_changes(
@@ -189,21 +196,27 @@ def _keyed_step(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _insert_states(conn: Connection, states: Sequence[CaseState], chunk: int) -> None:
-    for part in batched(states, max(chunk, 1)):
-        conn.execute(insert(cases), [case_row(s) for s in part])
-    for part in batched((row for s in states for row in step_rows(s)), max(chunk, 1)):
-        conn.execute(insert(case_steps), list(part))
+    """Insert new cases and their steps, `chunk` rows per statement batch."""
+    for part in _chunks((case_row(s) for s in states), chunk):
+        conn.execute(insert(cases), part)
+    for part in _chunks((row for s in states for row in step_rows(s)), chunk):
+        conn.execute(insert(case_steps), part)
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """`rows` in lists of `size` (itertools.batched arrives with Python 3.12)."""
+    source = iter(rows)
+    while part := list(islice(source, max(size, 1))):
+        yield part
 
 
 def _fold_everything(
     conn: Connection, batch_size: int, progress: Progress | None
 ) -> tuple[dict[UUID, CaseState], int]:
+    """Every case's state, folded in memory from the whole log, page by page."""
     states: dict[UUID, CaseState] = {}
     after, count = 0, 0
-    while page := conn.execute(
-        select(events).where(events.c.position > after).order_by(events.c.position)
-        .limit(batch_size)
-    ).mappings().all():
+    while page := _page(conn, after, batch_size):
         for row in page:
             event = stored_event(row)
             states[event.case_id] = fold(states.get(event.case_id, CaseState()), [event])
@@ -211,3 +224,8 @@ def _fold_everything(
         if progress is not None:
             progress(count)
     return states, count
+
+
+def _page(conn: Connection, after: int, size: int) -> Sequence[RowMapping]:
+    query = select(events).where(events.c.position > after).order_by(events.c.position)
+    return conn.execute(query.limit(size)).mappings().all()

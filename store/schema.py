@@ -1,7 +1,8 @@
-"""The tables (append-only `events`, the inline case projection, projection tracking),
-and how an `Event` maps to a row of `events`.
+"""The tables, and how an `Event` maps to a row of `events`.
 
-`migrations/versions` creates exactly this (a test compares them); change both together.
+`events` is append-only; `cases` and `case_steps` are the inline case projection;
+`projection_tracking` records how far projections that run apart from the append got.
+`migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 
 from domain import Event
-
 from store.types import UTCDateTime
 
 metadata = MetaData(

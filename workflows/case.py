@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contracts import CaseResult, CaseWorkflowInput, CommandResult
 
+RECENT_COMMANDS = 200  # answers kept for retried commands (carried over continue-as-new)
 APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -51,6 +52,7 @@ class ProtectionCaseWorkflow:
         self._updates = 0
         self._next_fire: datetime | None = next_fire_time(self._state)
         self._attributes: list[SearchAttributeUpdate] = []
+        self._recent: dict[str, CommandResult] = dict(inp.recent_commands)
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseResult:
@@ -169,35 +171,60 @@ class ProtectionCaseWorkflow:
 
     # --- deciding --------------------------------------------------------------------------
 
-    def _stamp(self, command: cmd.Command) -> cmd.Command:
-        """The workflow's clock and the update id (the caller's idempotency key) on the command."""
+    def _command_id(self, command: cmd.Command) -> UUID:
+        """The update id is the caller's idempotency key, and so the command's id."""
         info = workflow.current_update_info()
-        command_id = command.command_id
-        if info is not None:
-            try:
-                command_id = UUID(info.id)
-            except ValueError:
-                command_id = uuid5(NAMESPACE_URL, info.id)
-        return command.model_copy(update={"at": workflow.now(), "command_id": command_id})
+        if info is None:
+            return command.command_id
+        try:
+            return UUID(info.id)
+        except ValueError:
+            return uuid5(NAMESPACE_URL, info.id)
+
+    def _stamp(self, command: cmd.Command) -> cmd.Command:
+        """The workflow's clock and the command id on the command."""
+        return command.model_copy(
+            update={"at": workflow.now(), "command_id": self._command_id(command)}
+        )
 
     def _validate(self, command: cmd.Command) -> None:
+        if str(self._command_id(command)) in self._recent:
+            return  # a retry of a command already applied: its handler answers again
         try:
             decide(self._state, self._stamp(command))
         except DomainError as error:
             raise refusal(error) from None
 
     async def _handle(self, command: cmd.Command) -> CommandResult:
-        try:
-            events = self._apply(self._stamp(command))
-        except DomainError as error:  # the state moved between validation and handling
-            raise refusal(error) from None
-        self._updates += 1
-        version = self._state.version
-        await workflow.wait_condition(lambda: self._stored_version >= version)
+        key = str(self._command_id(command))
+        result = self._recent.get(key)
+        if result is None:
+            try:
+                events = self._apply(self._stamp(command))
+            except DomainError as error:  # the state moved between validation and handling
+                raise refusal(error) from None
+            self._updates += 1
+            result = self._remember(key, events)
+        # Answer only once the events are stored: the next read shows the change.
+        await workflow.wait_condition(lambda: self._stored_version >= result.version)
+        return result
+
+    def _remember(self, key: str, events: list[Event]) -> CommandResult:
+        """Keep recent answers so a retried command (same id) is never applied twice.
+
+        Temporal deduplicates update ids, but a worker killed mid-task can still see the
+        caller's retry and the redelivered original both arrive; this is the guard.
+        """
         assert self._state.case_id is not None
-        return CommandResult(
-            case_id=self._state.case_id, version=version, events=[e.type for e in events]
+        result = CommandResult(
+            case_id=self._state.case_id,
+            version=self._state.version,
+            events=[e.type for e in events],
         )
+        self._recent[key] = result
+        while len(self._recent) > RECENT_COMMANDS:
+            del self._recent[next(iter(self._recent))]
+        return result
 
     def _apply(self, command: cmd.Command) -> list[Event]:
         """Decide and apply in one synchronous step; queue the events for the store."""
@@ -211,10 +238,16 @@ class ProtectionCaseWorkflow:
     # --- storing -----------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        """Store the outbox in order; retried until the store takes it (idempotent by id)."""
+        """Store the outbox in order; retried until the store takes it (idempotent by id).
+
+        A regular activity, not a local one: it runs only after the workflow task that
+        decided the events is in the history. A local activity writes before that task
+        completes, so a worker killed in between leaves stored events that the re-run
+        task decides differently (found by the kill test: a version conflict).
+        """
         batch = list(self._outbox)
         try:
-            await workflow.execute_local_activity(
+            await workflow.execute_activity(
                 APPEND_EVENTS,
                 AppendEventsInput(events=batch),
                 result_type=AppendEventsResult,
@@ -278,7 +311,9 @@ class ProtectionCaseWorkflow:
         return workflow.info().is_continue_as_new_suggested()
 
     def _carry_over(self) -> CaseWorkflowInput:
-        return self._input.model_copy(update={"state": self._state})
+        return self._input.model_copy(
+            update={"state": self._state, "recent_commands": self._recent}
+        )
 
     def _result(self) -> CaseResult:
         return CaseResult(

@@ -14,6 +14,16 @@ def case_workflow_id(case_id: UUID) -> str:
     return f"case-{case_id}"
 
 
+class CommandResult(BaseModel):
+    """What an accepted command did; by the time it returns, its events are stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    version: int
+    events: list[str] = Field(default_factory=list, description="types of the recorded events")
+
+
 class CaseWorkflowInput(BaseModel):
     """Starts a case workflow, or carries a case over continue-as-new."""
 
@@ -23,20 +33,12 @@ class CaseWorkflowInput(BaseModel):
     # The case as the previous run left it: a run continues as new only once every
     # event is stored and every handler has answered, so nothing else needs carrying.
     state: CaseState | None = None
+    # Answers to the latest commands, by command id, so a retry is answered, not re-applied.
+    recent_commands: dict[str, CommandResult] = Field(default_factory=dict)
     # Continue-as-new after this many updates: far below Temporal's 2,000 per run.
     max_updates_per_run: int = 1000
     # A workflow started for a case that never opened (its opening was refused) ends.
     unopened_timeout_seconds: int = 3600
-
-
-class CommandResult(BaseModel):
-    """What an accepted command did; by the time it returns, its events are stored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    case_id: UUID
-    version: int
-    events: list[str] = Field(default_factory=list, description="types of the recorded events")
 
 
 class CaseResult(BaseModel):

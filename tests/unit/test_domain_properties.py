@@ -13,15 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from tests.unit.domain_strategies import FIELDS, KINDS, WAITS, Case, one_of_each
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from domain import CaseState, DomainError, Event, decide, evolve_all
+from domain import CaseState, DomainError, Event, decide, errors, evolve_all
 from domain import commands as cmd
-from domain import errors
-from domain.deadlines import deadlines, due_now
+from domain.deadlines import deadlines, due_now, fire_time, next_fire_time
 from domain.ids import event_id
 from domain.sla import DEFAULT_SLA_DAYS, SlaPolicy
 from domain.state import StepStatus
@@ -34,6 +32,7 @@ from domain.vocabulary import (
     IdentificationOutcome,
     Step,
 )
+from tests.unit.domain_strategies import CONTRACT_ACTIONS, FIELDS, KINDS, WAITS, Case, one_of_each
 
 
 def stored(event: Event) -> Event:
@@ -53,6 +52,26 @@ def stored(event: Event) -> Event:
     return back
 
 
+def outcome(state: CaseState, command: Any) -> list[Event] | DomainError:
+    """The events `command` causes in `state`, or its refusal."""
+    try:
+        return decide(state, command)
+    except DomainError as error:
+        return error
+
+
+TIME_CODES = {"occurred_in_future", "occurred_before_opening"}
+STEP_COMMANDS = (cmd.AdvanceStep, cmd.AcknowledgeOverdue, cmd.RecordOverdue, cmd.EscalateOverdue)
+
+
+def on_final_step(state: CaseState, command: Any) -> bool:
+    """Whether `command` acts on a step of an open case that is final already."""
+    if not state.is_open or not isinstance(command, STEP_COMMANDS):
+        return False
+    status = state.steps.get(command.step)
+    return status is not None and status.final
+
+
 class CaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -63,27 +82,30 @@ class CaseMachine(RuleBasedStateMachine):
     def _decide(self, command: Any) -> list[Event] | None:
         before = self.case.state
         snapshot = before.model_dump()
-        try:
-            events = decide(before, command)
-        except DomainError as error:
-            assert type(error) is not DomainError
-            assert error.code != DomainError.code
-            try:
-                decide(before, command)
-            except DomainError as again:
-                assert again.code == error.code
-            assert before.model_dump() == snapshot
+        first, second = outcome(before, command), outcome(before, command)
+        assert before.model_dump() == snapshot, "decide never changes the state it is given"
+        if isinstance(first, DomainError):
+            assert type(first) is not DomainError
+            assert isinstance(second, DomainError)
+            assert second.code == first.code
             if before.status is CaseStatus.CLOSED:
-                assert isinstance(error, errors.CaseClosed)
+                assert isinstance(first, errors.CaseClosed)
+            if on_final_step(before, command):
+                assert first.code in {"step_final", *TIME_CODES}
             return None
         assert before.status is not CaseStatus.CLOSED
-        assert events, "an accepted command records something"
-        assert decide(before, command) == events, "deciding is deterministic"
-        assert before.model_dump() == snapshot, "decide never changes the state it is given"
-        self.case.state = evolve_all(before, events)
-        self.case.events.extend(events)
-        self.stored.extend(stored(e) for e in events)
-        return events
+        assert not on_final_step(before, command), "a final step never changes"
+        assert first, "an accepted command records something"
+        assert second == first, "deciding is deterministic"
+        self.case.state = evolve_all(before, first)
+        assert before.model_dump() == snapshot, "evolve never changes the state it is given"
+        if isinstance(command, cmd.AdvanceStep):
+            allowed, leads_to = CONTRACT_ACTIONS[command.action]
+            assert before.steps[command.step].state in allowed
+            assert self.case.state.steps[command.step].state is leads_to
+        self.case.events.extend(first)
+        self.stored.extend(stored(e) for e in first)
+        return first
 
     @initialize(wait=WAITS, data=st.data())
     def open_case(self, wait: timedelta, data: st.DataObject) -> None:
@@ -200,10 +222,13 @@ class CaseMachine(RuleBasedStateMachine):
         assert [d.at for d in found] == sorted(d.at for d in found)
         open_steps = {s.step for s in state.open_steps()}
         assert {d.step for d in found} <= open_steps
+        times = [fire_time(state, d) for d in found]
+        assert all(t >= d.at for t, d in zip(times, found, strict=True))
+        assert next_fire_time(state) == (min(times) if times else None)
 
 
 CaseMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None, database=None
+    max_examples=80, stateful_step_count=40, deadline=None, database=None
 )
 TestCaseMachine = CaseMachine.TestCase
 
