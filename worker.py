@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -26,7 +26,11 @@ WORKFLOWS = [ProtectionCaseWorkflow]
 # costs time and memory and buys nothing (they hold no global mutable state).
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "domain", "activities.models", "workflows.contracts", "workflows.search_attributes", "structlog"
+        "domain",
+        "activities.models",
+        "workflows.contracts",
+        "workflows.search_attributes",
+        "structlog",
     )
 )
 

@@ -7,7 +7,6 @@ refusal comes back as `CommandRefused` with the domain's code.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from temporalio.client import (
@@ -21,8 +20,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain import CaseState
 from domain import commands as cmd
-from workflows.case import UPDATES, ProtectionCaseWorkflow
+from workflows.case import ProtectionCaseWorkflow
 from workflows.contracts import CaseWorkflowInput, CommandResult, case_workflow_id
+
+# Commands people send to an open case (the SLA timers' own commands never come from outside).
+PersonCommand = (
+    cmd.AssignCase
+    | cmd.AdvanceStep
+    | cmd.AddNote
+    | cmd.GiveConsent
+    | cmd.WithdrawConsent
+    | cmd.RequestClosure
+    | cmd.DecideClosure
+    | cmd.AcknowledgeOverdue
+)
 
 
 class CommandRefused(Exception):
@@ -59,7 +70,6 @@ class CaseCommands:
                 command,
                 start_workflow_operation=start,
                 id=str(command.command_id),
-                result_type=CommandResult,
             )
         except WorkflowAlreadyStartedError:
             raise CommandRefused("case_already_open", "a case with this id exists") from None
@@ -70,13 +80,13 @@ class CaseCommands:
                 raise CommandRefused("case_already_open", "a case with this id exists") from None
             raise
 
-    async def send(self, case_id: UUID, command: Any) -> CommandResult:
+    async def send(self, case_id: UUID, command: PersonCommand) -> CommandResult:
         """Send any other command to its case; returns once its events are stored."""
-        update = UPDATES[command.kind]
         handle = self._client.get_workflow_handle(case_workflow_id(case_id))
         try:
+            # Each command kind is the name of the workflow update that carries it.
             return await handle.execute_update(
-                update, command, id=str(command.command_id), result_type=CommandResult
+                command.kind, command, id=str(command.command_id), result_type=CommandResult
             )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
@@ -87,7 +97,7 @@ class CaseCommands:
         """The case as its workflow holds it (used where the projection may lag, e.g. tests)."""
         handle = self._client.get_workflow_handle(case_workflow_id(case_id))
         try:
-            return await handle.query(ProtectionCaseWorkflow.case, result_type=CaseState)
+            return await handle.query(ProtectionCaseWorkflow.case)
         except RPCError as error:
             raise await self._missing(case_id, error) from None
 

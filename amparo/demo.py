@@ -128,7 +128,7 @@ def _person(rng: random.Random, crime: CrimeType) -> Person:
     return Person(
         given_name=rng.choice(GIVEN[sex]),
         family_name=f"{rng.choice(FAMILY)} {rng.choice(FAMILY)}",
-        sex=sex,  # type: ignore[arg-type]
+        sex=sex,
         birth_date=born,
         nationality=rng.choices(codes, weights)[0],
         languages=("es",),
@@ -268,7 +268,7 @@ async def load_demo(
     exists: Callable[[uuid.UUID], bool],
     *,
     now: datetime | None = None,
-    concurrency: int = 8,
+    concurrency: int = 32,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
     """Open every demo case not already there and replay its path."""

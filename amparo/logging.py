@@ -12,6 +12,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from temporalio import activity as temporal_activity
+from temporalio import workflow as temporal_workflow
 
 # Keys whose values are personal data: masked wherever they appear in a log line.
 PERSONAL_KEYS = frozenset(
@@ -63,3 +65,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # The workflow context goes in its own field, not glued onto the message.
+    temporal_workflow.logger.workflow_info_on_message = False
+    temporal_activity.logger.activity_info_on_message = False

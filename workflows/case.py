@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from temporalio import workflow
@@ -292,9 +293,12 @@ class ProtectionCaseWorkflow:
             try:
                 self._apply(command)
             except DomainError as error:  # pragma: no cover - deadlines come from the state
-                workflow.logger.warning(f"timer refused: {error.code}", extra=self._log_context())
+                workflow.logger.warning(
+                    "SLA timer refused", extra=self._log_context(code=error.code)
+                )
                 continue
-            workflow.logger.info(f"step {deadline.kind}", extra=self._log_context())
+            event = "step overdue" if deadline.kind == "overdue" else "overdue step escalated"
+            workflow.logger.info(event, extra=self._log_context(step=deadline.step.value))
 
     # --- run bookkeeping ------------------------------------------------------------------------
 
@@ -322,14 +326,15 @@ class ProtectionCaseWorkflow:
             version=self._state.version,
         )
 
-    def _log_context(self) -> dict[str, str]:
-        return {"case_id": str(self._input.case_id)}
+    def _log_context(self, **fields: str) -> dict[str, str]:
+        """Log fields: the case id, never anything about the person."""
+        return {"case_id": str(self._input.case_id), **fields}
 
     def _publish_attributes(self) -> None:
         """Opaque, non-personal search attributes; upserted only when they change."""
         state = self._state
         open_steps = state.open_steps()
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.CASE_STATUS.value_set(state.status.value),
             sa.CASE_OVERDUE.value_set(any(s.overdue for s in open_steps)),
             sa.CASE_OPEN_STEPS.value_set([s.step.value for s in open_steps]),
@@ -339,16 +344,3 @@ class ProtectionCaseWorkflow:
         if state.status is not CaseStatus.NEW and updates != self._attributes:
             workflow.upsert_search_attributes(updates)
             self._attributes = updates
-
-
-UPDATES = {
-    "open_case": ProtectionCaseWorkflow.open_case,
-    "assign_case": ProtectionCaseWorkflow.assign_case,
-    "advance_step": ProtectionCaseWorkflow.advance_step,
-    "add_note": ProtectionCaseWorkflow.add_note,
-    "give_consent": ProtectionCaseWorkflow.give_consent,
-    "withdraw_consent": ProtectionCaseWorkflow.withdraw_consent,
-    "request_closure": ProtectionCaseWorkflow.request_closure,
-    "decide_closure": ProtectionCaseWorkflow.decide_closure,
-    "acknowledge_overdue": ProtectionCaseWorkflow.acknowledge_overdue,
-}

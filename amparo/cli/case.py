@@ -59,7 +59,7 @@ def open_case(
             at=_now(),
             case_id=uuid.uuid4(),
             crime_type=crime_type,
-            person={  # type: ignore[arg-type]
+            person={
                 "given_name": given_name,
                 "family_name": family_name,
                 "sex": sex,
@@ -123,7 +123,10 @@ def show(case_id: uuid.UUID) -> None:
     case = _reads().get(case_id)
     if case is None:
         fail(f"case_not_found: no case {case_id}")
-    typer.echo(f"case {case.case_id}  {case.crime_type}  {case.status}  assigned to {case.assigned_to}")
+    typer.echo(
+        f"case {case.case_id}  {case.crime_type}  {case.status}  "
+        f"assigned to {case.assigned_to} ({case.institution or 'no institution'})"
+    )
     rows = [
         [
             s.step,

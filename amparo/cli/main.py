@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from amparo.cli import case, stack
@@ -18,5 +21,25 @@ app.add_typer(stack.db_app, name="db")
 app.add_typer(stack.projections_app, name="projections")
 app.add_typer(stack.demo_app, name="demo")
 
+
+
+def main() -> None:
+    """Run the CLI, then leave without interpreter teardown.
+
+    Temporal's client keeps native threads that can crash a finalizing interpreter
+    ("PyGILState_Release ... finalizing", temporalio/sdk-python#300): output is flushed
+    and the process exits with the command's own code before that can happen.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,4 +1,4 @@
-"""`amparo dev`, `amparo worker`, `amparo db upgrade`, `amparo projections rebuild`, `amparo demo load`."""
+"""Running Amparo: `dev`, `worker`, `db upgrade`, `projections rebuild`, `demo load`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def dev(
-    data_dir: Annotated[Path, typer.Option(help="where the stack keeps its files")] = Path(".amparo"),
+    data_dir: Annotated[Path, typer.Option(help="where the stack keeps its files")] = Path(
+        ".amparo"
+    ),
     api_port: Annotated[int, typer.Option(help="HTTP API port")] = 8000,
     temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port")] = 8233,

@@ -108,7 +108,9 @@ def path_of(case_id: uuid.UUID, rng: random.Random) -> list[cmd.OpenCase | cmd.A
     return steps
 
 
-async def send_until_done(commands: CaseCommands, case_id: uuid.UUID, command: object) -> None:
+async def send_until_done(
+    commands: CaseCommands, case_id: uuid.UUID, command: cmd.OpenCase | cmd.AdvanceStep
+) -> None:
     """Retry the same command (same id) through worker outages: Temporal deduplicates it."""
     for _ in range(60):
         try:

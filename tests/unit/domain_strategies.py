@@ -214,9 +214,12 @@ def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, 
     step = draw(_step(state))
     status = state.steps.get(step)
     actions = list(StepAction)
-    if status is not None and not status.final and draw(st.booleans()):
-        actions = [a for a in StepAction if status.state in ALLOWED_FROM[a]]
-        actions += [StepAction.COMPLETE, StepAction.START]
+    aim = draw(st.sampled_from(["any", "allowed", "allowed", "refused"]))
+    if status is not None and not status.final and aim != "any":
+        # Mostly what the step's state allows (to get deep into the path), sometimes
+        # exactly what it does not (to probe the table's edges).
+        actions = [a for a in StepAction if (status.state in ALLOWED_FROM[a]) == (aim != "refused")]
+        actions += [StepAction.COMPLETE, StepAction.START] if aim == "allowed" else []
     if step is Step.IDENTIFICATION:
         outcomes = [*IdentificationOutcome, IdentificationOutcome.CONFIRMED_VICTIM, None]
     else:

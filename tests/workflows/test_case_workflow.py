@@ -11,9 +11,10 @@ from temporalio.api.enums.v1 import EventType
 
 from amparo.cases import CommandRefused
 from domain import commands as cmd
+from domain.events import OverdueEscalated, StepOverdue
 from domain.vocabulary import CaseStatus, Step, StepState
 from tests.workflows.conftest import CaseHarness
-from workflows.contracts import case_workflow_id
+from workflows.contracts import CaseResult, case_workflow_id
 
 WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
@@ -31,7 +32,12 @@ def opening(**changes: object) -> cmd.OpenCase:
         "at": NOW,
         "case_id": uuid.uuid4(),
         "crime_type": "trafficking",
-        "person": {"given_name": "Ana", "family_name": "Peña", "sex": "female", "nationality": "VE"},
+        "person": {
+            "given_name": "Ana",
+            "family_name": "Peña",
+            "sex": "female",
+            "nationality": "VE",
+        },
         "assigned_to": "ana",
         "consent": {"assistance": True, "data_sharing": True},
     }
@@ -89,7 +95,7 @@ async def test_full_path_from_opening_to_approved_closure(harness: CaseHarness) 
 
     handle = h.env.client.get_workflow_handle(case_workflow_id(case_id))
     outcome = await handle.result()
-    assert outcome["status"] == "closed" if isinstance(outcome, dict) else outcome.status == "closed"
+    assert CaseResult.model_validate(outcome).status == "closed"
     types = assert_stream_intact(h, case_id)
     assert types[0] == "CaseOpened" and types[-1] == "CaseClosed"
     assert types.count("StepOpened") == 6
@@ -116,8 +122,11 @@ async def test_shelter_overdue_at_one_day_and_escalated_at_two(harness: CaseHarn
     state = await h.commands.current(case_id)
     assert state.steps[Step.SHELTER].escalated
 
-    events = [e for e in h.store.read_stream(case_id) if e.data.type in {"StepOverdue", "OverdueEscalated"}]
-    shelter_events = [e for e in events if e.data.step is Step.SHELTER]
+    shelter_events = [
+        e
+        for e in h.store.read_stream(case_id)
+        if isinstance(e.data, StepOverdue | OverdueEscalated) and e.data.step is Step.SHELTER
+    ]
     overdue, escalated = shelter_events
     assert overdue.occurred_at == shelter.opened_at + timedelta(days=1)
     assert escalated.occurred_at == shelter.opened_at + timedelta(days=2)
@@ -195,7 +204,7 @@ async def test_retried_command_is_applied_once(harness: CaseHarness) -> None:
 
 async def test_continue_as_new_keeps_state_and_every_event(harness: CaseHarness) -> None:
     h = harness
-    h.commands._max_updates = 3  # noqa: SLF001 - a tiny run limit to force several runs
+    h.commands._max_updates = 3
     open_cmd = opening()
     case_id = open_cmd.case_id
     await h.commands.open(open_cmd)
@@ -217,3 +226,14 @@ async def test_continue_as_new_keeps_state_and_every_event(harness: CaseHarness)
     types = assert_stream_intact(h, case_id)
     assert types.count("NoteAdded") == 8
     assert state.version == len(types)
+
+
+def test_every_command_has_its_update() -> None:
+    """The gateway sends a command to the update named after its kind."""
+    from typing import get_args
+
+    from amparo.cases import PersonCommand
+    from workflows.case import ProtectionCaseWorkflow
+
+    kinds = {c.model_fields["kind"].default for c in get_args(PersonCommand)} | {"open_case"}
+    assert all(callable(getattr(ProtectionCaseWorkflow, kind, None)) for kind in kinds)
