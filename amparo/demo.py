@@ -182,7 +182,7 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
         return plan
     outcome = "confirmed_victim" if crime is CrimeType.TRAFFICKING else "smuggled_person"
     step("identification", "complete", rng.uniform(0.5, 3), outcome=outcome)
-    _assistance(rng, step, crime, stage, opening.consent.data_sharing)
+    _assistance(rng, step, crime, stage, opening.consent.data_sharing, clock)
     if stage in ("closed", "closure_requested"):
         plan.commands.append(
             cmd.RequestClosure(
@@ -207,11 +207,19 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
 
 
 def _assistance(
-    rng: random.Random, step: Callable[..., None], crime: CrimeType, stage: str, sharing: bool
+    rng: random.Random,
+    step: Callable[..., None],
+    crime: CrimeType,
+    stage: str,
+    sharing: bool,
+    clock: _Clock,
 ) -> None:
     """Walk the four assistance steps and return, stopping with `stage` left open."""
     order = ["shelter", "health", "legal", "documentation", "return_reintegration"]
     for name in order:
+        if name == "documentation" and stage == "return_reintegration":
+            # Regularization took years; return or reintegration began only weeks ago.
+            clock.at = clock.latest - timedelta(days=rng.uniform(5, 120))
         if name == stage:
             if sharing and name in REFER_TO:
                 step(name, "refer", rng.uniform(1, 10), institution=REFER_TO[name])

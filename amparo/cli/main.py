@@ -22,7 +22,6 @@ app.add_typer(stack.projections_app, name="projections")
 app.add_typer(stack.demo_app, name="demo")
 
 
-
 def main() -> None:
     """Run the CLI, then leave without interpreter teardown.
 

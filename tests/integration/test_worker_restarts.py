@@ -6,11 +6,9 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from amparo.cases import CaseCommands
-from amparo.devstack import DevServer, DevServerConfig
+from amparo.devstack import DevServer
 from amparo.temporal import data_converter
 from domain import CaseState, decide, evolve_all
 from domain import commands as cmd
@@ -29,22 +27,6 @@ from store.migrate import upgrade
 
 CASES = 20
 KILLS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
-    server = DevServer(
-        DevServerConfig(data_dir=tmp_path / "temporal", port=free_port(), headless=True)
-    )
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class WorkerProcess:

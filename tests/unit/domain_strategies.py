@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from domain import CaseState, DomainError, Event, decide, evolve_all
 from domain import commands as cmd
-from domain.decide import ALLOWED_FROM
 from domain.person import ExploitationType, MeansOfControl, Person, Sex, VictimContext
 from domain.sla import SlaPolicy
 from domain.vocabulary import (
@@ -216,10 +215,13 @@ def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, 
     actions = list(StepAction)
     aim = draw(st.sampled_from(["any", "allowed", "allowed", "refused"]))
     if status is not None and not status.final and aim != "any":
-        # Mostly what the step's state allows (to get deep into the path), sometimes
-        # exactly what it does not (to probe the table's edges).
-        actions = [a for a in StepAction if (status.state in ALLOWED_FROM[a]) == (aim != "refused")]
-        actions += [StepAction.COMPLETE, StepAction.START] if aim == "allowed" else []
+        # Mostly what the contract allows from the step's state (to get deep into the
+        # path), sometimes exactly what it does not (to probe the table's edges).
+        allowed = [a for a, (f, _) in CONTRACT_ACTIONS.items() if status.state in f]
+        if aim == "allowed":
+            actions = [*allowed, StepAction.COMPLETE, StepAction.START]
+        else:
+            actions = [a for a in StepAction if a not in allowed] or actions
     if step is Step.IDENTIFICATION:
         outcomes = [*IdentificationOutcome, IdentificationOutcome.CONFIRMED_VICTIM, None]
     else:
