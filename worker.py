@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.events import EventActivities
 from amparo.settings import Settings
 from amparo.temporal import connect
+from amparo.wiring import event_store
 from store.db import make_engine
 from store.event_store import EventStore
 from workflows.case import ProtectionCaseWorkflow
@@ -54,7 +55,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then finish the tasks in hand and leave cleanly."""
     client = await connect(settings)
     engine = make_engine(settings.effective_database_url)
-    worker = build_worker(client, settings, EventStore(engine))
+    worker = build_worker(client, settings, event_store(engine, settings))
     log.info("worker started", task_queue=settings.task_queue)
     async with worker:
         await stop.wait()

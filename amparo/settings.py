@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     sla_days: dict[str, int] = Field(default_factory=dict)
     stale_days: int = Field(default=30, ge=1)
     max_updates_per_run: int = Field(default=1000, ge=1, le=1900)
+    # Hex key of the blind index of names; unset: the key file in the data dir.
+    index_key: str | None = Field(default=None, repr=False)
 
     @field_validator("log_level")
     @classmethod

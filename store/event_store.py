@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import Engine, func, select, tuple_
@@ -22,15 +23,27 @@ from store.errors import StoreError, VersionConflict
 from store.projections import CaseProjector
 from store.schema import event_row, events, stored_event
 
-__all__ = ["EventStore", "StoreError", "VersionConflict"]
+__all__ = ["EventStore", "InlineProjector", "StoreError", "VersionConflict"]
+
+
+class InlineProjector(Protocol):
+    """A read model updated in the append's own transaction."""
+
+    def apply(self, conn: Connection, new: Sequence[Event]) -> None: ...
 
 
 class EventStore:
     """Append-only events with a global `position`; inline projections in the same commit."""
 
-    def __init__(self, engine: Engine, projector: CaseProjector | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        projector: CaseProjector | None = None,
+        *,
+        also: Sequence[InlineProjector] = (),
+    ) -> None:
         self._engine = engine
-        self._projector = projector or CaseProjector()
+        self._projectors: list[InlineProjector] = [projector or CaseProjector(), *also]
 
     def append(self, new: Sequence[Event]) -> int:
         """Store the events not stored yet, in one transaction; returns how many were new.
@@ -74,8 +87,8 @@ class EventStore:
         db.serialize_appends(conn)
         stored = _insert_new(conn, batch)
         fresh = [event for event in batch if event.event_id in stored]
-        if fresh:
-            self._projector.apply(conn, fresh)
+        for projector in self._projectors if fresh else ():
+            projector.apply(conn, fresh)
         return len(fresh)
 
     def _find_conflict(self, batch: list[Event]) -> VersionConflict | None:

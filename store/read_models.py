@@ -10,7 +10,7 @@ import base64
 import builtins
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Select, and_, exists, or_, select
 from sqlalchemy.engine import RowMapping
 
 from domain import Event
+from domain.person import Person
 from domain.vocabulary import (
     FINAL_STATES,
     PATH_ORDER,
@@ -30,6 +31,7 @@ from domain.vocabulary import (
     StepState,
 )
 from store.event_store import EventStore
+from store.person_index import PersonIndex, matching_cases, same_person
 from store.schema import case_steps, cases
 
 __all__ = ["CaseReads", "CaseSummary", "InvalidCursor", "Page", "StepSummary"]
@@ -94,14 +96,45 @@ _FINAL = [state.value for state in FINAL_STATES]
 class CaseReads:
     """Queries behind the case screens, over the `cases` and `case_steps` tables."""
 
-    def __init__(self, engine: Engine, store: EventStore | None = None) -> None:
+    def __init__(
+        self, engine: Engine, store: EventStore | None = None, index: PersonIndex | None = None
+    ) -> None:
         self._engine = engine
         self._store = store or EventStore(engine)
+        self._index = index
+
+    def search(self, text: str) -> set[UUID]:
+        """Cases whose person's name holds every word of `text` (accents and case ignored)."""
+        with self._engine.connect() as conn:
+            return matching_cases(conn, self._need_index(), text)
+
+    def same_person(self, person: Person) -> set[UUID]:
+        """Cases of someone with the same name, birth date and nationality."""
+        with self._engine.connect() as conn:
+            return same_person(conn, self._need_index(), person)
+
+    def _need_index(self) -> PersonIndex:
+        if self._index is None:
+            raise RuntimeError("CaseReads was built without the person index")
+        return self._index
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     def get(self, case_id: UUID) -> CaseSummary | None:
         """One case with its steps, or None if no such case was opened."""
         found = self._summaries(select(*_SUMMARY_COLUMNS).where(cases.c.case_id == case_id))
         return found[0] if found else None
+
+    def person(self, case_id: UUID) -> Person | None:
+        """The person a case protects (personal data: only for those allowed to see it)."""
+        query = select(cases.c.state).where(cases.c.case_id == case_id)
+        with self._engine.connect() as conn:
+            state = conn.execute(query).scalar_one_or_none()
+        if state is None or state.get("person") is None:
+            return None
+        return Person.model_validate(state["person"])
 
     def events(self, case_id: UUID) -> builtins.list[Event]:
         """The case's history, for its timeline."""
@@ -115,13 +148,21 @@ class CaseReads:
         overdue: bool | None = None,
         assigned_to: str | None = None,
         crime_type: CrimeType | None = None,
+        institution: str | None = None,
+        case_ids: Collection[UUID] | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
-        """Cases newest first, filtered; `step` keeps cases where that step is open."""
+        """Cases newest first, filtered; `step` keeps cases where that step is open.
+
+        `institution` scopes a supervisor's view; `case_ids` narrows to the matches of a
+        name search (an empty collection matches nothing).
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        query = _filtered(status, step, overdue, assigned_to, crime_type)
+        query = _filtered(status, step, overdue, assigned_to, crime_type, institution)
+        if case_ids is not None:
+            query = query.where(cases.c.case_id.in_(builtins.list(case_ids)))
         if cursor is not None:
             query = query.where(_after(*_decode(cursor)))
         query = query.order_by(cases.c.opened_at.desc(), cases.c.case_id).limit(limit + 1)
@@ -149,6 +190,7 @@ def _filtered(
     overdue: bool | None,
     assigned_to: str | None,
     crime_type: CrimeType | None,
+    institution: str | None,
 ) -> Select[Any]:
     query = select(*_SUMMARY_COLUMNS)
     equal: dict[str, object] = {
@@ -156,6 +198,7 @@ def _filtered(
         "overdue": overdue,
         "assigned_to": assigned_to,
         "crime_type": crime_type,
+        "institution": institution,
     }
     for name, value in equal.items():
         if value is not None:

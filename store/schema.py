@@ -2,6 +2,7 @@
 
 `events` is append-only; `cases` and `case_steps` are the inline case projection;
 `projection_tracking` records how far projections that run apart from the append got.
+`users`, `tokens` and `login_failures` are the user directory (`amparo.users`).
 `migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
@@ -115,6 +116,53 @@ projection_tracking = Table(
     metadata,
     Column("name", NAME, primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+USERNAME = String(64)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", USERNAME, primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("institution", String(64)),
+    Column("language", String(8), nullable=False, default="es"),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Only the SHA-256 of a bearer token is kept: a leaked table cannot be replayed as logins.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", USERNAME, ForeignKey("users.username"), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Index(None, "username"),
+)
+
+# Keyed by the name tried, not a foreign key: unknown names are throttled like known ones,
+# so the throttle does not reveal which users exist.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("username", USERNAME, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+)
+
+
+# The blind index of names (see store/person_index.py): keyed digests, never a name.
+person_index = Table(
+    "person_index",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("kind", String(8), primary_key=True),  # "token" or "identity"
+    Column("digest", String(64), primary_key=True),
+    Index(None, "kind", "digest"),
 )
 
 

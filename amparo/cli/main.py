@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(stack.dev)
 app.command()(stack.worker)
+app.command()(stack.api)
 app.add_typer(case.app, name="case")
 app.add_typer(stack.db_app, name="db")
 app.add_typer(stack.projections_app, name="projections")

@@ -13,10 +13,16 @@ import typer
 from amparo.cases import CaseCommands
 from amparo.cli.common import fail, run, settings, temporal_client
 from amparo.demo import load_demo
+from amparo.demo_users import DEMO_USERS, ensure_demo_users
 from amparo.devstack import DevServer, DevServerConfig, DevStackError
+from amparo.serving import ApiServer
 from amparo.settings import Settings, get_settings
+from amparo.users import UserDirectory
+from amparo.wiring import person_index
+from api.app import build_services, create_app
 from store.db import make_engine
 from store.migrate import upgrade
+from store.person_index import PersonIndexProjector
 from store.projections import CaseProjector
 from store.read_models import CaseReads
 from worker import run_worker
@@ -64,20 +70,31 @@ async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_po
     try:
         upgrade(current.effective_database_url)
         worker = asyncio.create_task(run_worker(current, stop))
+        services = await build_services(current)
         if demo:
-            await _load_demo(current)
-        _banner(current, config)
+            await _load_demo(current, services.users)
+        api = ApiServer(create_app(services), host="127.0.0.1", port=api_port)
+        serving = asyncio.create_task(api.serve())
+        _banner(current, config, api_port, demo)
         await stop.wait()
         typer.echo("stopping ...")
+        api.stop()
+        await serving
         await worker
     finally:
         await server.stop()
     typer.echo("stopped; everything is kept in " + str(current.data_dir))
 
 
-def _banner(current: Settings, config: DevServerConfig) -> None:
+def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: bool) -> None:
+    if demo:
+        typer.echo("\nDemo users (demo data only; password after the name):")
+        for name, role, institution, password in DEMO_USERS:
+            typer.echo(f"  {name:<16} {password:<26} {role:<11} {institution or ''}")
     typer.echo(
         "\nAmparo is running.\n"
+        f"  API             http://localhost:{api_port}/api/v1  "
+        f"(docs: http://localhost:{api_port}/api/v1/docs)\n"
         f"  Temporal UI     http://localhost:{config.ui_port}\n"
         f"  Temporal gRPC   {config.address}\n"
         f"  database        {current.effective_database_url}\n"
@@ -86,7 +103,8 @@ def _banner(current: Settings, config: DevServerConfig) -> None:
     )
 
 
-async def _load_demo(current: Settings) -> None:
+async def _load_demo(current: Settings, users: UserDirectory) -> None:
+    ensure_demo_users(users)
     client = await temporal_client(current)
     commands = CaseCommands(
         client, task_queue=current.task_queue, max_updates_per_run=current.max_updates_per_run
@@ -95,6 +113,24 @@ async def _load_demo(current: Settings) -> None:
     typer.echo("loading demo cases ...")
     summary = await load_demo(commands, lambda case_id: reads.get(case_id) is not None)
     typer.echo(f"demo: {summary.opened} cases loaded, {summary.skipped} already there")
+
+
+def api(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API against the configured Temporal and database until SIGTERM."""
+    current = settings()
+
+    async def go() -> None:
+        stop = _stop_on_signals()
+        server = ApiServer(create_app(await build_services(current)), host=host, port=port)
+        serving = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.stop()
+        await serving
+
+    run(go())
 
 
 def worker() -> None:
@@ -122,6 +158,7 @@ def projections_rebuild() -> None:
     engine = make_engine(current.effective_database_url)
     with typer.progressbar(length=0, label="events") as bar:
         count = CaseProjector().rebuild(engine, progress=bar.update)
+    PersonIndexProjector(person_index(current)).rebuild(engine)
     typer.echo(f"rebuilt from {count} events")
 
 
@@ -129,4 +166,5 @@ def projections_rebuild() -> None:
 def demo_load() -> None:
     """Load the demo half-year into the running stack (skips cases already loaded)."""
     current = settings()
-    run(_load_demo(current))
+    users = UserDirectory(make_engine(current.effective_database_url))
+    run(_load_demo(current, users))

@@ -122,12 +122,14 @@ CONTRACT_ACTIONS: dict[StepAction, tuple[frozenset[StepState], StepState]] = {
     StepAction.DECLINE: (OPEN_STATES, StepState.DECLINED),
 }
 
+ENDINGS = (StepAction.NOT_NEEDED, StepAction.DECLINE)
+
 # --- strategies ------------------------------------------------------------------------
 
 ACTORS = st.sampled_from(["ana", "luis", "sofia"])
-OPTIONAL_TEXTS = st.sampled_from([None, "", "   ", "called the shelter", "ñandú ✓", "ok"])
+OPTIONAL_TEXTS = st.sampled_from([None, "", "   ", "called the shelter", "ñandú ✓", "ok", "no"])
 TEXTS = st.sampled_from(["", "  \t", "met at the consulate", "ok"])
-INSTITUTIONS = st.sampled_from([None, " ", "Casa Refugio", "Fiscalía", "Consulado"])
+INSTITUTIONS = st.sampled_from([None, " ", "Casa Refugio", "Fiscalía", "Consulado", "OIM"])
 WAITS = st.one_of(
     st.just(0),
     st.integers(1, 120),
@@ -218,7 +220,10 @@ def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, 
         # Mostly what the contract allows from the step's state (to get deep into the
         # path), sometimes exactly what it does not (to probe the table's edges).
         allowed = [a for a, (f, _) in CONTRACT_ACTIONS.items() if status.state in f]
-        if aim == "allowed":
+        if aim == "allowed" and step is Step.IDENTIFICATION:
+            # Ending identification any other way than completing it ends the path.
+            actions = [StepAction.COMPLETE, *(a for a in allowed if a not in ENDINGS)]
+        elif aim == "allowed":
             actions = [*allowed, StepAction.COMPLETE, StepAction.START]
         else:
             actions = [a for a in StepAction if a not in allowed] or actions

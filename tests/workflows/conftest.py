@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from amparo.cases import CaseCommands
 from amparo.settings import Settings
 from amparo.temporal import data_converter
+from amparo.wiring import event_store
 from store.db import make_engine
 from store.event_store import EventStore
 from store.migrate import upgrade
@@ -57,7 +58,7 @@ async def harness(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[
     url = f"sqlite:///{tmp_path / 'amparo.db'}"
     upgrade(url)
     engine = make_engine(url)
-    store = EventStore(engine)
+    store = event_store(engine, Settings(data_dir=tmp_path))
     settings = Settings(task_queue=f"tq-{uuid.uuid4()}", database_url=url)
     commands = CaseCommands(ts_env.client, task_queue=settings.task_queue, max_updates_per_run=1000)
     async with build_worker(ts_env.client, settings, store):

@@ -1,0 +1,19 @@
+"""Building the store with every inline projection: the same wiring for worker, API and CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from amparo.keys import index_key
+from amparo.settings import Settings
+from store.event_store import EventStore
+from store.person_index import PersonIndex, PersonIndexProjector
+
+
+def person_index(settings: Settings) -> PersonIndex:
+    return PersonIndex(index_key(settings))
+
+
+def event_store(engine: Engine, settings: Settings) -> EventStore:
+    """The event store with the case projection and the blind index of names."""
+    return EventStore(engine, also=[PersonIndexProjector(person_index(settings))])

@@ -1,0 +1,43 @@
+"""Who may see which case: the one place the access rules live.
+
+Caseworkers see the cases assigned to them; supervisors every case of their institution;
+institutions, analysts and admins no case at all. An invisible case answers 404 exactly
+like a missing one, so its existence is never revealed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+
+from amparo.users import Role, User
+from api.deps import Services
+from api.problems import ProblemError
+from store.read_models import CaseSummary
+
+
+def can_see(user: User, case: CaseSummary) -> bool:
+    if user.role is Role.CASEWORKER:
+        return case.assigned_to == user.username
+    if user.role is Role.SUPERVISOR:
+        return case.institution is not None and case.institution == user.institution
+    return False
+
+
+def list_scope(user: User) -> dict[str, Any]:
+    """The filters that limit a case list to what `user` may see."""
+    if user.role is Role.CASEWORKER:
+        return {"assigned_to": user.username}
+    if user.role is Role.SUPERVISOR:
+        return {"institution": user.institution}
+    raise ProblemError(403, "forbidden", f"a {user.role} may not list cases")
+
+
+async def visible_case(services: Services, user: User, case_id: UUID) -> CaseSummary:
+    """The case if `user` may see it; otherwise 404, the same answer as a missing case."""
+    case = await run_in_threadpool(services.reads.get, case_id)
+    if case is None or not can_see(user, case):
+        raise ProblemError(404, "case_not_found", "no such case")
+    return case

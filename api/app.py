@@ -1,0 +1,66 @@
+"""The API's composition root: services built once, routers under `/api/v1`, problems for errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from amparo.cases import CaseCommands
+from amparo.settings import Settings, get_settings
+from amparo.temporal import connect
+from amparo.users import UserDirectory
+from amparo.wiring import person_index
+from api import problems
+from api.deps import Services
+from api.limits import BodyLimit
+from api.routers import auth, cases, health
+from store.db import make_engine
+from store.read_models import CaseReads
+
+PREFIX = "/api/v1"
+
+
+async def build_services(settings: Settings) -> Services:
+    """Connect to Temporal and the database, once per process."""
+    engine = make_engine(settings.effective_database_url)
+    client = await connect(settings)
+    return Services(
+        settings=settings,
+        temporal=client,
+        commands=CaseCommands(
+            client,
+            task_queue=settings.task_queue,
+            max_updates_per_run=settings.max_updates_per_run,
+        ),
+        reads=CaseReads(engine, index=person_index(settings)),
+        users=UserDirectory(engine),
+    )
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """The FastAPI app; without `services`, they are built from settings at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is None:
+            app.state.services = await build_services(get_settings())
+        yield
+
+    app = FastAPI(
+        title="Amparo",
+        version="0.1.0",
+        summary="Durable protection paths for survivors of trafficking and smuggled migrants.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    problems.install(app)
+    app.add_middleware(BodyLimit)
+    for router in (auth.router, cases.router, health.router):
+        app.include_router(router, prefix=PREFIX)
+    return app

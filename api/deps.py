@@ -1,0 +1,68 @@
+"""Dependencies of the endpoints, as `Annotated` aliases (`CurrentUser`, `ServicesDep`, …)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from amparo.cases import CaseCommands
+from amparo.settings import Settings
+from amparo.users import Role, User, UserDirectory
+from api.problems import ProblemError
+from store.read_models import CaseReads
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the API works with, built once by the composition root (`api.app`)."""
+
+    settings: Settings
+    temporal: Client
+    commands: CaseCommands
+    reads: CaseReads
+    users: UserDirectory
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def _current_user(
+    services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    if not token:
+        raise ProblemError(401, "not_authenticated", "sign in and send a bearer token")
+    user = await run_in_threadpool(services.users.resolve, token)
+    if user is None:
+        raise ProblemError(401, "invalid_token", "the token is unknown, expired or revoked")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def allow(*roles: Role) -> object:
+    """A dependency admitting only `roles`: any other role gets 403, before any input is read."""
+
+    async def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise ProblemError(403, "forbidden", f"a {user.role} may not do this")
+        return user
+
+    return Depends(check)
+
+
+Caseworker = Annotated[User, allow(Role.CASEWORKER)]
+Supervisor = Annotated[User, allow(Role.SUPERVISOR)]
+CaseReader = Annotated[User, allow(Role.CASEWORKER, Role.SUPERVISOR)]

@@ -1,0 +1,140 @@
+"""Errors as `application/problem+json`: one shape, one place, never a stack trace.
+
+Every error carries a stable `code` the interfaces translate. Domain refusals are 409
+with the domain's code, invalid input 422 naming the field, unknown or invisible cases
+404 (their existence is not revealed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from amparo.cases import CommandRefused
+
+log = structlog.get_logger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+# Domain codes that are not 409: the case is absent (or hidden), or must be retried.
+_STATUS_OF_CODE = {"case_not_found": 404}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus Amparo's stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class ProblemError(Exception):
+    """Raise anywhere in the API to answer with a problem."""
+
+    def __init__(self, status: int, code: str, detail: str, title: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or _TITLES.get(status, "Error")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Refused by the rules of the path",
+    413: "Request too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"https://amparo.example/problems/{code}",
+        title=title or _TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status, headers=headers, media_type=MEDIA_TYPE
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}"
+    return problem(422, "invalid_input", detail, errors=errors)
+
+
+async def _problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(exc.status, exc.code, exc.detail, title=exc.title, headers=headers)
+
+
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CommandRefused)
+    return problem(_STATUS_OF_CODE.get(exc.code, 409), exc.code, exc.detail)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    code = codes.get(exc.status_code, "http_error")
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Temporal (or the worker) did not answer in time: nothing is lost, the caller may
+    # retry with the same Idempotency-Key and the command is applied at most once.
+    log.warning("command not answered", error=type(exc).__name__)
+    detail = "the case service did not answer in time; retry with the same Idempotency-Key"
+    return problem(503, "service_unavailable", detail, headers={"Retry-After": "5"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", path=request.url.path, error=type(exc).__name__)
+    return problem(500, "internal_error", "something went wrong; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through a problem response."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(CommandRefused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RPCError, _unavailable)
+    app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)
