@@ -34,6 +34,7 @@ CASEWORKERS = {  # caseworker -> institution (their supervisors are in users' de
     ],
     CrimeType.SMUGGLING: [("carmen.rosario", "migracion"), ("jose.santana", "migracion")],
 }
+SUPERVISORS = {"procuraduria-pett": "sofia.reyes", "migracion": "miguel.batista"}
 REFER_TO = {
     "shelter": "hogar-oblatas",
     "health": "salud-publica",

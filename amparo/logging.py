@@ -65,7 +65,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    for chatty in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     # The workflow context goes in its own field, not glued onto the message.
     temporal_workflow.logger.workflow_info_on_message = False
     temporal_activity.logger.activity_info_on_message = False

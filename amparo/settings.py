@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "amparo-cases"
+    api_url: str = "http://localhost:8000/api/v1"
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     # SLA defaults in days per step; a new case records the policy in force when it opens.

@@ -1,39 +1,40 @@
-"""`amparo case open|list|show|advance`: everyday work on cases from a terminal."""
+"""`amparo login` and `amparo case open|list|show|advance`: the API, from a terminal."""
 
 from __future__ import annotations
 
-import getpass
+import sys
 import uuid
-from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from amparo.cases import CaseCommands
-from amparo.cli.common import fail, run, settings, temporal_client
+from amparo.cli.client import ApiClient, save_token
+from amparo.cli.common import settings
 from amparo.cli.tables import print_table
-from domain import commands as cmd
-from domain.sla import SlaPolicy
 from domain.vocabulary import CaseStatus, CrimeType, IdentificationOutcome, Step, StepAction
-from store.db import make_engine
-from store.read_models import CaseReads
 
-app = typer.Typer(help="Open, list, show and advance cases.", no_args_is_help=True)
-
-Actor = Annotated[str, typer.Option("--actor", help="Who is acting (recorded on every event).")]
+app = typer.Typer(
+    help="Open, list, show and advance cases (through the API).", no_args_is_help=True
+)
 
 
-def _actor_default() -> str:
-    return getpass.getuser()
-
-
-def _reads() -> CaseReads:
-    return CaseReads(make_engine(settings().effective_database_url))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+def login(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+) -> None:
+    """Sign in and keep a token for the next commands."""
+    current = settings()
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True)
+    token = ApiClient(current, authenticated=False).call(
+        "POST", "/auth/token", data={"username": username, "password": password}
+    )
+    path = save_token(current, username, token)
+    typer.echo(f"signed in as {username} until {token['expires_at']} (token in {path})")
 
 
 @app.command("open")
@@ -44,45 +45,32 @@ def open_case(
     sex: Annotated[str, typer.Option(help="female, male, other or unknown")],
     nationality: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2, e.g. VE")],
     birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    assigned_to: Annotated[str | None, typer.Option(help="caseworker (default: the actor)")] = None,
-    consent_assistance: Annotated[bool, typer.Option(help="consent to assistance given")] = True,
+    assigned_to: Annotated[str | None, typer.Option(help="caseworker (default: you)")] = None,
+    consent_assistance: Annotated[bool, typer.Option(help="consent to assistance")] = True,
     consent_data_sharing: Annotated[bool, typer.Option(help="consent to share data")] = False,
-    actor: Actor = "",
 ) -> None:
-    """Open a case; prints its id."""
-    current = settings()
-    who = actor or _actor_default()
-    try:
-        command = cmd.OpenCase(
-            command_id=uuid.uuid4(),
-            actor=who,
-            at=_now(),
-            case_id=uuid.uuid4(),
-            crime_type=crime_type,
-            person={
-                "given_name": given_name,
-                "family_name": family_name,
-                "sex": sex,
-                "nationality": nationality,
-                "birth_date": date.fromisoformat(birth_date) if birth_date else None,
-            },
-            assigned_to=assigned_to or who,
-            consent=cmd.Consent(assistance=consent_assistance, data_sharing=consent_data_sharing),
-            sla=SlaPolicy.with_overrides(current.sla_days, current.stale_days),
-        )
-    except (ValidationError, ValueError) as error:
-        fail(_invalid(error))
-
-    async def go() -> None:
-        commands = CaseCommands(
-            await temporal_client(current),
-            task_queue=current.task_queue,
-            max_updates_per_run=current.max_updates_per_run,
-        )
-        await commands.open(command)
-
-    run(go())
-    typer.echo(str(command.case_id))
+    """Open a case; prints its id (and any case of the same person you can see)."""
+    person: dict[str, Any] = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "sex": sex,
+        "nationality": nationality,
+    }
+    if birth_date:
+        person["birth_date"] = birth_date
+    body = {
+        "crime_type": crime_type.value,
+        "person": person,
+        "assigned_to": assigned_to,
+        "consent_assistance": consent_assistance,
+        "consent_data_sharing": consent_data_sharing,
+    }
+    case = ApiClient(settings()).call(
+        "POST", "/cases", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    typer.echo(case["case_id"])
+    for other in case.get("possible_duplicates", []):
+        typer.echo(f"note: the same person may have case {other}", err=True)
 
 
 @app.command("list")
@@ -92,27 +80,27 @@ def list_cases(
     overdue: Annotated[bool | None, typer.Option("--overdue/--not-overdue")] = None,
     assigned_to: Annotated[str | None, typer.Option()] = None,
     crime_type: Annotated[CrimeType | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    name: Annotated[str | None, typer.Option("--name", "-q", help="a person's name")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
-    """List cases, newest first."""
-    page = _reads().list(
-        status=status,
-        step=step,
-        overdue=overdue,
-        assigned_to=assigned_to,
-        crime_type=crime_type,
-        limit=limit,
+    """List the cases you can see, newest first."""
+    params = {
+        "status": status, "step": step, "overdue": overdue, "assigned_to": assigned_to,
+        "crime_type": crime_type, "q": name, "limit": limit,
+    }  # fmt: skip
+    page = ApiClient(settings()).call(
+        "GET", "/cases", params={k: _param(v) for k, v in params.items() if v is not None}
     )
     rows = [
         [
-            str(c.case_id),
-            c.crime_type or "",
-            c.status,
-            c.assigned_to or "",
-            ", ".join(s.step for s in c.steps if not _final(s.state)),
-            "yes" if c.overdue else "",
+            c["case_id"],
+            c["crime_type"],
+            c["status"],
+            c["assigned_to"] or "",
+            ", ".join(s["step"] for s in c["steps"] if not _final(s["state"])),
+            "yes" if c["overdue"] else "",
         ]
-        for c in page.items
+        for c in page["items"]
     ]
     print_table(["case", "crime", "status", "assigned", "open steps", "overdue"], rows)
 
@@ -120,25 +108,8 @@ def list_cases(
 @app.command("show")
 def show(case_id: uuid.UUID) -> None:
     """Show a case and where each step stands."""
-    case = _reads().get(case_id)
-    if case is None:
-        fail(f"case_not_found: no case {case_id}")
-    typer.echo(
-        f"case {case.case_id}  {case.crime_type}  {case.status}  "
-        f"assigned to {case.assigned_to} ({case.institution or 'no institution'})"
-    )
-    rows = [
-        [
-            s.step,
-            s.state,
-            _day(s.opened_at),
-            _day(s.due_at),
-            ("overdue" if s.overdue else "") + (" (ack)" if s.acknowledged else ""),
-            s.institution or "",
-        ]
-        for s in case.steps
-    ]
-    print_table(["step", "state", "opened", "due", "", "institution"], rows)
+    case = ApiClient(settings()).call("GET", f"/cases/{case_id}")
+    _print_case(case)
 
 
 @app.command("advance")
@@ -150,45 +121,50 @@ def advance(
     outcome: Annotated[IdentificationOutcome | None, typer.Option()] = None,
     reason: Annotated[str | None, typer.Option()] = None,
     note: Annotated[str | None, typer.Option()] = None,
-    actor: Actor = "",
 ) -> None:
     """Act on one step: refer, start, complete, not_needed or decline."""
-    current = settings()
-    command = cmd.AdvanceStep(
-        command_id=uuid.uuid4(),
-        actor=actor or _actor_default(),
-        at=_now(),
-        step=step,
-        action=action,
-        institution=institution,
-        outcome=outcome,
-        reason=reason,
-        note=note,
+    body = {
+        "action": action.value, "institution": institution,
+        "outcome": outcome.value if outcome else None, "reason": reason, "note": note,
+    }  # fmt: skip
+    case = ApiClient(settings()).call(
+        "POST",
+        f"/cases/{case_id}/steps/{step.value}",
+        json={k: v for k, v in body.items() if v is not None},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
     )
+    _print_case(case)
 
-    async def go() -> None:
-        commands = CaseCommands(
-            await temporal_client(current),
-            task_queue=current.task_queue,
-            max_updates_per_run=current.max_updates_per_run,
+
+def _print_case(case: dict[str, Any]) -> None:
+    person = case.get("person") or {}
+    typer.echo(
+        f"case {case['case_id']}  {case['crime_type']}  {case['status']}  "
+        f"version {case['version']}  assigned to {case['assigned_to']}"
+    )
+    if person:
+        typer.echo(
+            f"person: {person['given_name']} {person['family_name']} ({person['nationality']})"
         )
-        result = await commands.send(case_id, command)
-        typer.echo(f"case {case_id} at version {result.version}: {', '.join(result.events)}")
+    rows = [
+        [
+            s["step"],
+            s["state"],
+            s["opened_at"][:10],
+            s["due_at"][:10],
+            ("overdue" if s["overdue"] else "") + (" (ack)" if s["acknowledged"] else ""),
+            s["institution"] or "",
+        ]
+        for s in case["steps"]
+    ]
+    print_table(["step", "state", "opened", "due", "", "institution"], rows)
 
-    run(go())
+
+def _param(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(getattr(value, "value", value))
 
 
 def _final(state: str) -> bool:
     return state in {"completed", "not_needed", "declined"}
-
-
-def _day(value: datetime | None) -> str:
-    return value.date().isoformat() if value else ""
-
-
-def _invalid(error: ValidationError | ValueError) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        return f"invalid_input: {field}: {first['msg']}"
-    return f"invalid_input: {error}"

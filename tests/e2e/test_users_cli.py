@@ -20,6 +20,7 @@ from amparo.cli import users as users_cli
 from amparo.settings import get_settings
 from amparo.users import UserDirectory
 from store.db import make_engine
+from store.migrate import upgrade
 
 AMPARO = [sys.executable, "-m", "amparo.cli.main"]
 
@@ -91,14 +92,20 @@ def test_users_are_added_from_a_script_listed_and_disabled(amparo: Amparo, tmp_p
     assert amparo("list").stdout.splitlines()[3].split()[-1] == "disabled"
 
 
-def test_the_password_is_the_first_line_of_stdin(amparo: Amparo, tmp_path: Path) -> None:
+@pytest.fixture
+def directory(tmp_path: Path) -> Iterator[UserDirectory]:
+    """The directory the commands use (the data dir's SQLite file), for checks and setup."""
+    url = f"sqlite:///{tmp_path / 'amparo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield UserDirectory(engine)
+    engine.dispose()
+
+
+def test_the_password_is_the_first_line_of_stdin(amparo: Amparo, directory: UserDirectory) -> None:
     amparo("add", "ana", "--role", "analyst", stdin="first-line-pw\nsecond-line-pw\n")
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'amparo.db'}")
-    try:
-        assert UserDirectory(engine).authenticate("ana", "first-line-pw").username == "ana"
-    finally:
-        engine.dispose()
+    assert directory.authenticate("ana", "first-line-pw").username == "ana"
 
 
 @pytest.mark.parametrize(
@@ -131,13 +138,13 @@ def test_the_password_is_the_first_line_of_stdin(amparo: Amparo, tmp_path: Path)
     ids=["taken", "bad-role", "no-institution", "short-password", "no-password", "unknown"],
 )
 def test_mistakes_are_one_line_and_exit_1(
-    amparo: Amparo, args: list[str], stdin: str, message: str
+    amparo: Amparo, directory: UserDirectory, args: list[str], stdin: str, message: str
 ) -> None:
-    amparo("add", "ana", "--role", "analyst", stdin="pw-amparo-123\n")
+    ana = directory.add("ana", role="analyst", password="pw-amparo-123")
 
     refused = amparo(*args, stdin=stdin)
 
     assert refused.code == 1
     assert len(refused.stderr.splitlines()) == 1
     assert refused.stderr.startswith(message)
-    assert [line.split()[0] for line in amparo("list").stdout.splitlines()[2:]] == ["ana"]
+    assert directory.list() == [ana]

@@ -270,7 +270,10 @@ FIELDS: dict[type[Any], FieldsFor] = {
     cmd.RequestClosure: lambda s, n: _with(
         s, n, reason=st.sampled_from(ClosureReason), note=OPTIONAL_TEXTS
     ),
-    cmd.DecideClosure: lambda s, n: _with(s, n, approved=st.booleans(), note=OPTIONAL_TEXTS),
+    # Mostly rejected: an approval ends the sequence's interest in the case.
+    cmd.DecideClosure: lambda s, n: _with(
+        s, n, approved=st.sampled_from([True, False, False]), note=OPTIONAL_TEXTS
+    ),
     cmd.AcknowledgeOverdue: lambda s, n: _with(s, n, step=_step(s, overdue=True), note=TEXTS),
     cmd.RecordOverdue: _timer,
     cmd.EscalateOverdue: _timer,
