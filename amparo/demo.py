@@ -198,7 +198,7 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
         plan.commands.append(
             cmd.DecideClosure(
                 command_id=ids.next(),
-                actor="supervisor",
+                actor=SUPERVISORS[institution],
                 at=now,
                 occurred_at=clock.after(2),
                 approved=True,
