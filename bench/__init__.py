@@ -1,0 +1,1 @@
+"""Benchmarks: each prints JSON lines with its figures and the ratio to a same-run baseline."""
