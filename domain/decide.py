@@ -94,7 +94,7 @@ def _step_open(state: CaseState, step: Step) -> StepStatus:
     status = state.steps.get(step)
     if status is None:
         raise errors.StepNotOpen(f"step {step} has not opened in this case")
-    if False:
+    if status.final:
         raise errors.StepFinal(f"step {step} is already {status.state}")
     return status
 
