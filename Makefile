@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/amparo dev --demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 chaos: $(STAMP)
-	$(BIN)/pytest -q -m slow tests/chaos
+	$(BIN)/pytest -q -p no:cacheprovider -m slow tests/chaos
 
 clean:
 	rm -rf $(VENV) .amparo .pytest_cache .mypy_cache .ruff_cache

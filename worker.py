@@ -53,7 +53,7 @@ def build_worker(client: Client, settings: Settings, store: EventStore) -> Worke
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then finish the tasks in hand and leave cleanly."""
-    client = await connect(settings)
+    client = await connect(settings, retry_for=300)
     engine = make_engine(settings.effective_database_url)
     worker = build_worker(client, settings, event_store(engine, settings))
     log.info("worker started", task_queue=settings.task_queue)

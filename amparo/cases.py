@@ -7,12 +7,15 @@ refusal comes back as `CommandRefused` with the domain's code.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from uuid import UUID
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -45,13 +48,29 @@ class CommandRefused(Exception):
         self.detail = detail
 
 
+class CommandPending(Exception):
+    """No answer in time (the worker or the database is down): the command may still apply.
+
+    Sending it again with the same id is safe: it is applied at most once, and the retry
+    gets the answer.
+    """
+
+
 class CaseCommands:
     """Commands to case workflows through one Temporal client."""
 
-    def __init__(self, client: Client, *, task_queue: str, max_updates_per_run: int = 1000):
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        max_updates_per_run: int = 1000,
+        answer_within: float = 20.0,
+    ):
         self._client = client
         self._task_queue = task_queue
         self._max_updates = max_updates_per_run
+        self._answer_within = answer_within
 
     async def open(self, command: cmd.OpenCase) -> CommandResult:
         """Start the case's workflow and open the case in it, in one round trip."""
@@ -65,11 +84,13 @@ class CaseCommands:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         try:
-            return await self._client.execute_update_with_start_workflow(
-                ProtectionCaseWorkflow.open_case,
-                command,
-                start_workflow_operation=start,
-                id=str(command.command_id),
+            return await self._in_time(
+                self._client.execute_update_with_start_workflow(
+                    ProtectionCaseWorkflow.open_case,
+                    command,
+                    start_workflow_operation=start,
+                    id=str(command.command_id),
+                )
             )
         except WorkflowAlreadyStartedError:
             raise CommandRefused("case_already_open", "a case with this id exists") from None
@@ -85,13 +106,21 @@ class CaseCommands:
         handle = self._client.get_workflow_handle(case_workflow_id(case_id))
         try:
             # Each command kind is the name of the workflow update that carries it.
-            return await handle.execute_update(
-                command.kind, command, id=str(command.command_id), result_type=CommandResult
+            return await self._in_time(
+                handle.execute_update(
+                    command.kind, command, id=str(command.command_id), result_type=CommandResult
+                )
             )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
         except RPCError as error:
             raise await self._missing(case_id, error) from None
+
+    async def _in_time(self, call: Awaitable[CommandResult]) -> CommandResult:
+        try:
+            return await asyncio.wait_for(call, self._answer_within)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise CommandPending(f"no answer within {self._answer_within:g} s") from None
 
     async def current(self, case_id: UUID) -> CaseState:
         """The case as its workflow holds it (used where the projection may lag, e.g. tests)."""

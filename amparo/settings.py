@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     sla_days: dict[str, int] = Field(default_factory=dict)
     stale_days: int = Field(default=30, ge=1)
     max_updates_per_run: int = Field(default=1000, ge=1, le=1900)
+    # How long the API waits for a command's answer before a clear 503 (retry is safe).
+    command_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     # Hex key of the blind index of names; unset: the key file in the data dir.
     index_key: str | None = Field(default=None, repr=False)
 

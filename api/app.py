@@ -33,6 +33,7 @@ async def build_services(settings: Settings) -> Services:
             client,
             task_queue=settings.task_queue,
             max_updates_per_run=settings.max_updates_per_run,
+            answer_within=settings.command_timeout_seconds,
         ),
         reads=CaseReads(engine, index=person_index(settings)),
         users=UserDirectory(engine),

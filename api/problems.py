@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from amparo.cases import CommandRefused
+from amparo.cases import CommandPending, CommandRefused
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -84,14 +84,16 @@ def problem(
     )
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+def _field(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":  # its location is an offset, not a field
+        return "body"
+    parts = [str(p) for p in error["loc"] if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "body"
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": _field(e), "message": e["msg"]} for e in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     return problem(422, "invalid_input", detail, errors=errors)
@@ -110,6 +112,12 @@ async def _refused(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot parse (not UTF-8, nested too deep for the
+        # JSON parser): invalid input like any other, so 422 naming the body.
+        message = "could not be read as JSON"
+        errors = [{"field": "body", "message": message}]
+        return problem(422, "invalid_input", f"body: {message}", errors=errors)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     code = codes.get(exc.status_code, "http_error")
     headers = dict(exc.headers) if exc.headers else None
@@ -124,17 +132,49 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     return problem(503, "service_unavailable", detail, headers={"Retry-After": "5"})
 
 
+async def _pending(_: Request, exc: Exception) -> JSONResponse:
+    detail = (
+        "the case service did not answer in time; the command may still be applied: "
+        "send it again with the same Idempotency-Key to get its outcome"
+    )
+    return problem(503, "command_pending", detail, headers={"Retry-After": "5"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", path=request.url.path, error=type(exc).__name__)
     return problem(500, "internal_error", "something went wrong; it has been logged")
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Describe errors in the OpenAPI document as they are sent: `application/problem+json`.
+
+    `responses={status: {"model": Problem, ...}}` puts the model's schema under the route's
+    own media type (`application/json`), which errors are never sent as; move it.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached by FastAPI: moving twice finds nothing to move
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    undescribed = MEDIA_TYPE in content and not content[MEDIA_TYPE].get("schema")
+                    if undescribed and "application/json" in content:
+                        content[MEDIA_TYPE] = content.pop("application/json")
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Route every error through a problem response."""
+    """Route every error through a problem response, and document it as such."""
+    _document_problems(app)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(CommandRefused, _refused)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(CommandPending, _pending)
     app.add_exception_handler(RPCError, _unavailable)
     app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

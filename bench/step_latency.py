@@ -42,7 +42,7 @@ def case_body(n: int) -> dict[str, object]:
 
 async def api_series(api: str, user: str, password: str, cases: int) -> list[float]:
     async with httpx.AsyncClient(base_url=api, timeout=60) as http:
-        token = (await http.post("/auth/token", data={"username": user, "password": password}))
+        token = await http.post("/auth/token", data={"username": user, "password": password})
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         samples: list[float] = []
         for n in range(cases):

@@ -72,14 +72,13 @@ def decide(state: CaseState, command: cmd.Command) -> list[ev.Event]:
 
 
 def _check_case(state: CaseState, command: cmd.Command) -> None:
-    # Closed first: a closed case refuses everything with one code, an opening included.
-    if state.status is CaseStatus.CLOSED:
-        raise errors.CaseClosed("the case is closed and accepts no more changes")
     if isinstance(command, cmd.OpenCase):
         if state.status is not CaseStatus.NEW:
             raise errors.CaseAlreadyOpen("this case is already open")
     elif state.status is CaseStatus.NEW:
         raise errors.CaseNotFound("no case has been opened here")
+    elif state.status is CaseStatus.CLOSED:
+        raise errors.CaseClosed("the case is closed and accepts no more changes")
 
 
 def _check_time(state: CaseState, command: cmd.Command) -> None:

@@ -29,7 +29,7 @@ class SlaPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # At least a day: a shorter SLA would date a step's overdue event before it opened.
+    # At least a day: with none a step is overdue as it opens; below none, before it opens.
     days: dict[Step, Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: dict(DEFAULT_SLA_DAYS)
     )

@@ -10,7 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from temporalio.client import Client
 
-from amparo.cases import CommandRefused
+from amparo.cases import CommandPending, CommandRefused
 from amparo.logging import configure_logging
 from amparo.settings import Settings, SettingsError, get_settings
 from amparo.temporal import connect
@@ -31,8 +31,14 @@ def user_errors() -> Iterator[None]:
         yield
     except CommandRefused as refused:
         fail(f"{refused.code}: {refused.detail}")
+    except CommandPending as pending:
+        fail(f"command_pending: {pending}; run the command again to see its outcome")
     except SettingsError as error:
         fail(str(error))
+    except RuntimeError as error:
+        if not str(error).startswith("Failed client connect"):
+            raise
+        fail(f"temporal_unreachable: {str(error).splitlines()[0][:200]}")
 
 
 def settings() -> Settings:

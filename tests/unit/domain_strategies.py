@@ -17,7 +17,7 @@ from uuid import UUID
 
 from hypothesis import strategies as st
 
-from domain import CaseState, DomainError, Event, decide, evolve_all
+from domain import CaseState, DomainError, Event, decide, errors, evolve_all
 from domain import commands as cmd
 from domain.person import ExploitationType, MeansOfControl, Person, Sex, VictimContext
 from domain.sla import SlaPolicy
@@ -122,9 +122,9 @@ CONTRACT_ACTIONS: dict[StepAction, tuple[frozenset[StepState], StepState]] = {
     StepAction.DECLINE: (OPEN_STATES, StepState.DECLINED),
 }
 
-ENDINGS = (StepAction.NOT_NEEDED, StepAction.DECLINE)
-
 # --- strategies ------------------------------------------------------------------------
+
+ENDINGS = (StepAction.NOT_NEEDED, StepAction.DECLINE)
 
 ACTORS = st.sampled_from(["ana", "luis", "sofia"])
 OPTIONAL_TEXTS = st.sampled_from([None, "", "   ", "called the shelter", "ñandú ✓", "ok", "no"])
@@ -280,6 +280,15 @@ FIELDS: dict[type[Any], FieldsFor] = {
 }
 # Step actions weigh more: they are what moves a case along its path.
 KINDS = st.sampled_from([*FIELDS, *[cmd.AdvanceStep] * 5])
+
+
+def closed_refusal(command: Any) -> type[DomainError]:
+    """What a closed case answers `command`: an opening finds its id taken, the rest closed.
+
+    The same codes the command gateway gives once the case's workflow has ended
+    (Temporal refuses to reuse the id), so the answer does not depend on timing.
+    """
+    return errors.CaseAlreadyOpen if isinstance(command, cmd.OpenCase) else errors.CaseClosed
 
 
 def one_of_each(now: datetime) -> list[Any]:

@@ -9,7 +9,7 @@ steps stay final, versions and ids are sound, events and state survive serialisa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +32,15 @@ from domain.vocabulary import (
     IdentificationOutcome,
     Step,
 )
-from tests.unit.domain_strategies import CONTRACT_ACTIONS, FIELDS, KINDS, WAITS, Case, one_of_each
+from tests.unit.domain_strategies import (
+    CONTRACT_ACTIONS,
+    FIELDS,
+    KINDS,
+    WAITS,
+    Case,
+    closed_refusal,
+    one_of_each,
+)
 
 
 def stored(event: Event) -> Event:
@@ -73,6 +81,8 @@ def on_final_step(state: CaseState, command: Any) -> bool:
 
 
 class CaseMachine(RuleBasedStateMachine):
+    """One case under random commands; `stored` is what an event store would hold."""
+
     def __init__(self) -> None:
         super().__init__()
         self.case = Case()
@@ -89,7 +99,9 @@ class CaseMachine(RuleBasedStateMachine):
             assert isinstance(second, DomainError)
             assert second.code == first.code
             if before.status is CaseStatus.CLOSED:
-                assert isinstance(first, errors.CaseClosed)
+                assert isinstance(first, closed_refusal(command))
+            if before.status is CaseStatus.NEW and not isinstance(command, cmd.OpenCase):
+                assert isinstance(first, errors.CaseNotFound)
             if on_final_step(before, command):
                 assert first.code in {"step_final", *TIME_CODES}
             return None
@@ -209,11 +221,8 @@ class CaseMachine(RuleBasedStateMachine):
             return
         assert deadlines(state) == []
         for command in one_of_each(self.case.now):
-            try:
-                decide(state, command)
-            except errors.CaseClosed:
-                continue
-            raise AssertionError(f"a closed case accepted {command}")
+            refusal = outcome(state, command)
+            assert isinstance(refusal, closed_refusal(command)), f"closed case: {command}"
 
     @invariant()
     def deadlines_are_ordered_and_belong_to_open_steps(self) -> None:
@@ -228,7 +237,7 @@ class CaseMachine(RuleBasedStateMachine):
 
 
 CaseMachine.TestCase.settings = settings(
-    max_examples=80, stateful_step_count=40, deadline=None, database=None
+    max_examples=60, stateful_step_count=40, deadline=None, database=None
 )
 TestCaseMachine = CaseMachine.TestCase
 
@@ -236,17 +245,20 @@ TestCaseMachine = CaseMachine.TestCase
 # --- smaller properties ----------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(
     command_id=st.uuids(),
-    first=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    at=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2090, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-4))]),
+    ),
     gap=st.integers(1, 10**9),
     index=st.integers(0, 20),
 )
 def test_event_ids_are_deterministic_time_ordered_uuid7(
-    command_id: UUID, first: datetime, gap: int, index: int
+    command_id: UUID, at: datetime, gap: int, index: int
 ) -> None:
-    at = first.replace(tzinfo=None).astimezone()
     later = at + timedelta(milliseconds=gap)
     one = event_id(command_id, index, at)
     assert one == event_id(command_id, index, at)

@@ -37,6 +37,7 @@ from tests.unit.domain_strategies import (
     SECOND,
     T0,
     Case,
+    closed_refusal,
     identified,
     one_of_each,
     opened,
@@ -159,9 +160,10 @@ def test_a_closed_case_refuses_every_command() -> None:
     case = opened()
     act(case, Step.IDENTIFICATION, StepAction.COMPLETE, outcome="not_a_victim")
     for command in one_of_each(case.now):
-        with pytest.raises(errors.CaseClosed) as refused:
+        with pytest.raises(closed_refusal(command)):
             decide(case.state, command)
-        assert refused.value.code == "case_closed"
+    assert case.refused(cmd.AddNote, text="late").code == "case_closed"
+    assert case.refused(cmd.OpenCase, **_opening()).code == "case_already_open"
 
 
 def test_a_new_case_accepts_only_its_opening() -> None:
