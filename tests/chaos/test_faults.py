@@ -30,6 +30,7 @@ async def test_fifty_concurrent_conflicting_commands(chaos: ChaosStack) -> None:
     async with chaos.client() as http:
         case_id = await open_identified(http)
         # Under load some get "pending" (503): like any client, they retry with their key.
+        shelter = f"/cases/{case_id}/steps/shelter"
         answers = await asyncio.gather(
             *(
                 until_answered(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -54,9 +55,8 @@ async def until_answered(
 
 def expected_types() -> list[str]:
     """What the path above records, folded with the real domain."""
-    now = __import__("datetime").datetime.now(__import__("datetime").UTC)
-    base = {"actor": "ana", "at": now}
-    state, types = CaseState(), []
+    base = {"actor": "ana", "at": datetime.now(UTC)}
+    state, types = CaseState(), list[str]()
     commands: list[Any] = [
         cmd.OpenCase.model_validate(
             {**base, "command_id": uuid.uuid4(), "case_id": uuid.uuid4(), "assigned_to": "ana",
