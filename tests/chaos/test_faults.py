@@ -26,21 +26,17 @@ async def open_identified(http: httpx.AsyncClient) -> str:
     return case_id
 
 
+def keys(count: int) -> list[uuid.UUID]:
+    return [uuid.uuid4() for _ in range(count)]
+
+
 async def test_fifty_concurrent_conflicting_commands(chaos: ChaosStack) -> None:
     async with chaos.client() as http:
         case_id = await open_identified(http)
         # Under load some get "pending" (503): like any client, they retry with their key.
         shelter = f"/cases/{case_id}/steps/shelter"
         answers = await asyncio.gather(
-            *(
-                until_answered(
-                    http,
-                    f"/cases/{case_id}/steps/shelter",
-                    {"action": "complete"},
-                    str(uuid.uuid4()),
-                )  # fmt: skip
-                for _ in range(50)
-            )
+            *(until_answered(http, shelter, {"action": "complete"}, str(k)) for k in keys(50))
         )
     codes = sorted(a.status_code for a in answers)
     assert codes == [200] + [409] * 49
