@@ -117,7 +117,7 @@ async def _port_accepts(host: str, port: int) -> bool:
     return True
 
 
-def _port_in_use(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
     """True if something listens on host:port.
 
     Binds with SO_REUSEADDR like Go's listener does, so TIME_WAIT leftovers of a server we just
@@ -268,7 +268,7 @@ class DevServer:
             )
         ports = [("port", cfg.port)] + ([] if cfg.headless else [("UI port", cfg.ui_port)])
         for label, port in ports:
-            if _port_in_use(cfg.ip, port):
+            if port_in_use(cfg.ip, port):
                 raise DevStackError(
                     f"{label} {port} is already in use: another process listens on "
                     f"{cfg.ip}:{port}; stop it or choose a different port"

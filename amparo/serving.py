@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 from contextlib import contextmanager
 
@@ -30,6 +31,14 @@ class ApiServer:
     @property
     def started(self) -> bool:
         return self._server.started
+
+    async def wait_started(self, serving: asyncio.Task[None]) -> None:
+        """Return once the socket listens; raise if the server gave up (port taken…)."""
+        while not self._server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the API server stopped before it started")
+            await asyncio.sleep(0.02)
 
     def stop(self) -> None:
         self._server.should_exit = True

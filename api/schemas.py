@@ -31,7 +31,9 @@ from domain.vocabulary import (
     StepState,
 )
 
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+# No NUL in stored text: PostgreSQL cannot keep one in `text` or `jsonb`, so it would fail
+# the case's append after the command was accepted (newlines and tabs are fine in notes).
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f]*$")]
 Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._-]+$")]
 Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")]

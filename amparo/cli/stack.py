@@ -14,7 +14,7 @@ from amparo.cases import CaseCommands
 from amparo.cli.common import fail, run, settings, temporal_client
 from amparo.demo import load_demo
 from amparo.demo_users import DEMO_USERS, ensure_demo_users
-from amparo.devstack import DevServer, DevServerConfig, DevStackError
+from amparo.devstack import DevServer, DevServerConfig, DevStackError, port_in_use
 from amparo.serving import ApiServer
 from amparo.settings import Settings, get_settings
 from amparo.users import UserDirectory
@@ -56,6 +56,8 @@ def dev(
     get_settings.cache_clear()
     current = settings()
     config = DevServerConfig(data_dir=data_dir, port=temporal_port, ui_port=ui_port)
+    if port_in_use("127.0.0.1", api_port):
+        fail(f"port {api_port} is already in use: stop what uses it or pass --api-port")
     try:
         run(_dev(current, config, demo=demo, api_port=api_port))
     except DevStackError as error:
@@ -75,6 +77,7 @@ async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_po
             await _load_demo(current, services.users)
         api = ApiServer(create_app(services), host="127.0.0.1", port=api_port)
         serving = asyncio.create_task(api.serve())
+        await api.wait_started(serving)
         _banner(current, config, api_port, demo)
         await stop.wait()
         typer.echo("stopping ...")

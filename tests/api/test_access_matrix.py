@@ -356,3 +356,17 @@ async def test_a_disabled_user_cannot_sign_in_again(api: Api, http: httpx.AsyncC
     assert_problem(gone, 401, "invalid_token")
     # The other users' sessions are untouched.
     assert (await http.get(f"{PREFIX}/me", headers=bearer(api, "ana"))).status_code == 200
+
+
+async def test_unknown_paths_and_methods_are_problems(api: Api, http: httpx.AsyncClient) -> None:
+    ana = bearer(api, "ana")
+    for row in MATRIX:
+        path = row.path.format(case_id=uuid.uuid4(), step="identification")
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - {row.method}:
+            if (method, row.path) in {(r.method, r.path) for r in MATRIX}:
+                continue
+            answer = await http.request(method, path, headers=ana)
+            assert_problem(answer, 405, "method_not_allowed")
+    for path in (f"{PREFIX}/nowhere", f"{PREFIX}/cases/{uuid.uuid4()}/nowhere", "/"):
+        assert_problem(await http.get(path, headers=ana), 404, "not_found")
+        assert_problem(await http.get(path), 404, "not_found")

@@ -415,6 +415,8 @@ def _command_errors(case: str) -> list[tuple[str, str, str, Any, str]]:
         ("unknown step", "ana", f"{case}/steps/cooking", {"action": "start"}, "step"),
         ("not a case id", "ana", "/cases/not-a-uuid/notes", {"text": "hi"}, "case_id"),
         ("text too long", "ana", notes, {"text": LONG_TEXT}, "text"),
+        ("text with a NUL", "ana", notes, {"text": "a\x00b"}, "text"),
+        ("reason with a NUL", "ana", step, {"action": "decline", "reason": "\x00"}, "reason"),
         ("text not a string", "ana", notes, {"text": 42}, "text"),
         ("text empty", "ana", notes, {"text": ""}, "text"),
         ("text missing", "ana", notes, {}, "text"),
@@ -492,6 +494,58 @@ async def test_invalid_command_bodies_are_422_naming_the_field(
             )
             assert_problem(answer, 422, code)
     assert await http.snapshot(case_id) == before, "an invalid request recorded something"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG api/routers/cases.py _caseworker_institution: a name equal to the caller's "
+    "skips the caseworker check, so a supervisor can assign a case to herself",
+)
+async def test_a_supervisor_cannot_assign_a_case_to_herself(http: Http) -> None:
+    case_id = (await http.open())["case_id"]
+    before = await http.snapshot(case_id)
+    answer = await http.post("sofia", f"/cases/{case_id}/assignment", {"caseworker": "sofia"})
+    assert_problem(answer, 422, "unknown_caseworker")
+    assert await http.snapshot(case_id) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an Idempotency-Key reused for a different command answers 200 with the "
+    "first command's result; the second command is silently not applied",
+)
+async def test_an_idempotency_key_reused_for_another_command_is_refused(http: Http) -> None:
+    case_id = (await http.open())["case_id"]
+    key = {"Idempotency-Key": "6b1f3a4e-0a8e-4a57-9d55-2a7c1f0e9b11"}
+    noted = await http.post("ana", f"/cases/{case_id}/notes", {"text": "first"}, headers=key)
+    assert noted.status_code == 200, noted.text
+    before = await http.snapshot(case_id)
+    started = await http.post(
+        "ana", f"/cases/{case_id}/steps/identification", {"action": "start"}, headers=key
+    )
+    # Either refused (the key is bound to its first request) or applied: never a 200
+    # that did nothing.
+    if started.status_code == 200:
+        assert await http.snapshot(case_id) != before, "200, yet nothing was recorded"
+    else:
+        assert started.status_code in (409, 422), started.text
+        assert await http.snapshot(case_id) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: POST /cases with a reused Idempotency-Key and a different body answers 201 "
+    "with the first case; the new request is silently dropped",
+)
+async def test_an_idempotency_key_reused_for_another_case_is_refused(http: Http) -> None:
+    key = {"Idempotency-Key": "0d3e2f1c-7b6a-4c5d-8e9f-a0b1c2d3e4f5"}
+    first = await http.post("ana", "/cases", new_case(), headers=key)
+    assert first.status_code == 201, first.text
+    before = await http.snapshot()
+    other = new_case(crime_type="smuggling", person=_person(given_name="Jean"))
+    again = await http.post("ana", "/cases", other, headers=key)
+    assert again.status_code in (409, 422), again.text
+    assert await http.snapshot() == before
 
 
 async def test_invalid_list_queries_are_422_naming_the_parameter(
