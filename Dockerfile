@@ -45,4 +45,4 @@ WORKDIR /var/lib/amparo
 USER 10001:10001
 
 EXPOSE 8000
-CMD ["amparo", "api"]
+CMD ["amparo", "api", "--host", "0.0.0.0", "--port", "8000"]

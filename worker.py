@@ -7,16 +7,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.events import EventActivities
+from activities.notifications import NotificationActivities
+from amparo.mailer import Mailer
 from amparo.settings import Settings
 from amparo.temporal import connect
+from amparo.users import UserDirectory
 from amparo.wiring import event_store
 from store.db import make_engine
 from store.event_store import EventStore
+from store.notifications import Inbox
 from workflows.case import ProtectionCaseWorkflow
 
 log = structlog.get_logger(__name__)
@@ -36,14 +41,21 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, settings: Settings, store: EventStore) -> Worker:
-    """A worker for case workflows, with the event store behind its append activity."""
+def build_worker(
+    client: Client, settings: Settings, store: EventStore, *, engine: Engine | None = None
+) -> Worker:
+    """A worker for case workflows, with the event store behind its append activity.
+
+    `engine` is the database of the inbox and the user directory the notify activity
+    uses (default: a new engine on the configured database).
+    """
     events = EventActivities(store)
+    notifications = _notifications(settings, engine or make_engine(settings.effective_database_url))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[events.append_events],
+        activities=[events.append_events, notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=SANDBOX,
         # A crashed worker's cached cases move to another worker after this, not 10 s.
@@ -51,11 +63,18 @@ def build_worker(client: Client, settings: Settings, store: EventStore) -> Worke
     )
 
 
+def _notifications(settings: Settings, engine: Engine) -> NotificationActivities:
+    """The notify activity: email only when `AMPARO_SMTP_HOST` is set."""
+    return NotificationActivities(
+        Inbox(engine), UserDirectory(engine), Mailer.from_settings(settings)
+    )
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then finish the tasks in hand and leave cleanly."""
     client = await connect(settings, retry_for=300)
     engine = make_engine(settings.effective_database_url)
-    worker = build_worker(client, settings, event_store(engine, settings))
+    worker = build_worker(client, settings, event_store(engine, settings), engine=engine)
     log.info("worker started", task_queue=settings.task_queue)
     async with worker:
         await stop.wait()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.events import Event
 
@@ -21,3 +24,62 @@ class AppendEventsResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     appended: int
+
+
+NOTIFY = "notify"
+
+# What a notification may carry: ids, codes and dates, never a person's data. Keys outside
+# this list, and values that are not short codes, are refused when the input is built.
+NOTIFY_PARAM_KEYS = frozenset(
+    {
+        "step",
+        "due_at",
+        "since",
+        "days",
+        "level",
+        "visa_id",
+        "visa_kind",
+        "expires_on",
+        "referral_id",
+        "institution",
+        "decision",
+        "reason",
+    }
+)
+NotifyParam = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:+\-]*$")]
+
+
+class NotifyInput(BaseModel):
+    """Tell people about something on a case: in their inbox, and by email when configured.
+
+    `notification_id` is the idempotency key: the caller derives it deterministically from
+    what caused the notification (a workflow: from the event), so running the activity
+    again delivers and emails nothing twice. Recipients are the users named in `to_users`
+    plus the active supervisors of `to_supervisors_of`, as they are when it runs.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    notification_id: UUID
+    case_id: UUID | None
+    kind: str = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+    params: dict[str, NotifyParam] = Field(default_factory=dict)
+    to_users: list[str] = Field(default_factory=list)
+    to_supervisors_of: str | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _only_known_keys(cls, params: dict[str, str]) -> dict[str, str]:
+        unknown = set(params) - NOTIFY_PARAM_KEYS
+        if unknown:
+            raise ValueError(f"params {sorted(unknown)} are not among {sorted(NOTIFY_PARAM_KEYS)}")
+        return params
+
+
+class NotifyResult(BaseModel):
+    """Inbox rows written and emails sent by this run (a repeated run: zero and zero)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delivered: int
+    emailed: int

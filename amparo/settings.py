@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     command_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     # Hex key of the blind index of names; unset: the key file in the data dir.
     index_key: str | None = Field(default=None, repr=False)
+    # Email for notifications; unset host: notifications go to the in-app inbox only.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_from: str = Field(default="amparo@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
 
     @field_validator("log_level")
     @classmethod

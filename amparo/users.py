@@ -28,6 +28,9 @@ from store.db import insert
 from store.schema import login_failures, tokens, users
 
 USERNAME = re.compile(r"[a-z0-9._-]{2,64}")
+# Deliberately loose (one @, a dot in the domain, no spaces): the mail server is the judge.
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_LENGTH = 254
 MIN_PASSWORD_LENGTH = 10
 LANGUAGES = ("es", "en")  # the languages the interfaces are translated into
 FREE_FAILURES = 5  # consecutive failures before each further attempt has to wait
@@ -59,6 +62,7 @@ class User(BaseModel):
     institution: str | None
     language: str
     disabled: bool
+    email: str | None = None  # where notifications are emailed; None: the inbox only
 
 
 class IssuedToken(BaseModel):
@@ -130,6 +134,12 @@ def validate(username: str, role: str, institution: str | None, language: str) -
     return valid
 
 
+def validate_email(email: str | None) -> None:
+    """`InvalidUser` unless `email` is None or looks like an address."""
+    if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
+        raise InvalidUser(f"email {email!r} does not look like an address")
+
+
 def token_digest(token: str) -> str:
     """What `tokens` stores: a fast hash is enough, the token has 256 random bits."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -170,9 +180,11 @@ class UserDirectory:
         password: str,
         institution: str | None = None,
         language: str = "es",
+        email: str | None = None,
     ) -> User:
         """Create a user; `InvalidUser` on bad input, `UserExists` if the name is taken."""
         valid_role = validate(username, role, institution, language)
+        validate_email(email)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidUser(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
         row = {
@@ -183,6 +195,7 @@ class UserDirectory:
             "password_hash": self._hasher.hash(password),
             "disabled": False,
             "created_at": self._clock(),
+            "email": email,
         }
         with self._engine.begin() as conn:
             # DO NOTHING rather than catching IntegrityError, which aborts a PG transaction;
@@ -204,6 +217,17 @@ class UserDirectory:
         with self._engine.connect() as conn:
             rows = conn.execute(select(users).order_by(users.c.username)).mappings()
             return [_user(row) for row in rows]
+
+    def supervisors_of(self, institution: str) -> builtins.list[User]:
+        """The active supervisors of `institution`, by username."""
+        query = (
+            select(users)
+            .where(users.c.role == Role.SUPERVISOR.value, users.c.institution == institution)
+            .where(users.c.disabled.is_(False))
+            .order_by(users.c.username)
+        )
+        with self._engine.connect() as conn:
+            return [_user(row) for row in conn.execute(query).mappings()]
 
     def disable(self, username: str) -> None:
         """Stop `username` from signing in, and end every session they hold right now."""

@@ -15,8 +15,9 @@ from amparo.wiring import person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routers import auth, cases, health
+from api.routers import auth, cases, health, notifications, supervision
 from store.db import make_engine
+from store.notifications import Inbox
 from store.read_models import CaseReads
 
 PREFIX = "/api/v1"
@@ -37,6 +38,7 @@ async def build_services(settings: Settings) -> Services:
         ),
         reads=CaseReads(engine, index=person_index(settings)),
         users=UserDirectory(engine),
+        inbox=Inbox(engine),
     )
 
 
@@ -62,6 +64,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.state.services = services
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for router in (auth.router, cases.router, health.router):
+    routers = (auth.router, cases.router, health.router, supervision.router, notifications.router)
+    for router in routers:
         app.include_router(router, prefix=PREFIX)
     return app

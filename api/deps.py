@@ -14,6 +14,7 @@ from amparo.cases import CaseCommands
 from amparo.settings import Settings
 from amparo.users import Role, User, UserDirectory
 from api.problems import ProblemError
+from store.notifications import Inbox
 from store.read_models import CaseReads
 
 
@@ -26,6 +27,7 @@ class Services:
     commands: CaseCommands
     reads: CaseReads
     users: UserDirectory
+    inbox: Inbox
 
 
 def _services(request: Request) -> Services:

@@ -164,12 +164,14 @@ async def running_stack(
     bare_worker: bool = True,
     data_dir: Path | None = None,
     keep: bool = False,
+    server_args: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
     """Bring the stack up; everything started here is stopped on the way out.
 
     `worker=False` leaves the case task queue without a worker (start `amparo worker` with
     `Stack.worker_env()` instead); `data_dir` reuses a directory (its dev-server SQLite file
-    and Amparo database survive); `keep` leaves a temporary directory in place.
+    and Amparo database survive); `keep` leaves a temporary directory in place;
+    `server_args` go to `temporal server start-dev` (e.g. `--dynamic-config-value K=V`).
     """
     configure_logging("WARNING", "json")  # logs to stderr: stdout is for the JSON results
     owned = data_dir is None
@@ -178,7 +180,12 @@ async def running_stack(
     try:
         async with AsyncExitStack() as stack:
             server = DevServer(
-                DevServerConfig(data_dir=root / "temporal", port=free_port(), headless=True)
+                DevServerConfig(
+                    data_dir=root / "temporal",
+                    port=free_port(),
+                    headless=True,
+                    extra_args=server_args,
+                )
             )
             await server.start()
             stack.push_async_callback(server.stop)

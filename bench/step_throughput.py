@@ -194,21 +194,31 @@ async def api_series(stack: Stack, cases: int, steps: int) -> dict[str, Any]:
     return result | await history_shape(stack.client, case_workflow_id(uuid.UUID(ids[0])))
 
 
-async def run(cases: int, steps: int, rounds: int) -> list[dict[str, Any]]:
+SERIES = {"bare": bare_series, "client": client_series, "api": api_series}
+
+
+async def run(
+    cases: int,
+    steps: int,
+    rounds: int,
+    *,
+    series: tuple[str, ...] = ("client", "api"),
+    server_args: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
-    async with running_stack() as stack:
+    async with running_stack(api="api" in series, server_args=server_args) as stack:
         for r in range(1, rounds + 1):
-            bare = await bare_series(stack, cases, steps)
-            client = await client_series(stack, cases, steps)
-            api = await api_series(stack, cases, steps)
-            base = bare["commands_per_s"]
-            for kind, result in (("bare", bare), ("client", client), ("api", api)):
+            done = {kind: await SERIES[kind](stack, cases, steps) for kind in ("bare", *series)}
+            base = done["bare"]["commands_per_s"]
+            for kind, result in done.items():
                 result["round"] = r
                 result["ratio"] = round(result["commands_per_s"] / base, 3)
                 if kind in TARGETS:
                     result["target_ratio"] = TARGETS[kind]
                     result["meets_target"] = result["ratio"] >= TARGETS[kind]
                 result["load_avg_1m"] = round(os.getloadavg()[0], 2)
+                if server_args:
+                    result["server_args"] = list(server_args)
                 emit(result)
                 results.append(result)
     return results
@@ -224,10 +234,24 @@ def main(argv: list[str] | None = None) -> None:
         help=f"sequential commands per case (M <= {len(PATH)})",
     )
     parser.add_argument("--rounds", type=int, default=1, help="repeat the three series")
+    parser.add_argument(
+        "--series", default="client,api", help="besides the bare baseline: client, api or both"
+    )
+    parser.add_argument(
+        "--dynamic-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dev-server dynamic config value to try (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.steps <= len(PATH):
         parser.error(f"--steps: a case's path has {len(PATH)} step commands")
-    asyncio.run(run(args.cases, args.steps, args.rounds))
+    series = tuple(s for s in args.series.split(",") if s)
+    if not set(series) <= {"client", "api"}:
+        parser.error("--series: client, api or both")
+    server_args = tuple(a for kv in args.dynamic_config for a in ("--dynamic-config-value", kv))
+    asyncio.run(run(args.cases, args.steps, args.rounds, series=series, server_args=server_args))
 
 
 if __name__ == "__main__":

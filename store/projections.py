@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.engine import RowMapping
 
 from domain import CaseState, Event, evolve
+from domain.supervision import stale_since
 from domain.vocabulary import Step
 from store.db import serialize_appends
 from store.errors import VersionConflict
@@ -81,6 +82,7 @@ def step_rows(state: CaseState) -> list[dict[str, Any]]:
             "referral_id": s.referral_id,
             "outcome": _value(s.outcome),
             "reason": s.reason,
+            "stale_at": stale_since(s, state.sla.stale_days),
         }
         for s in state.steps.values()
     ]

@@ -2,7 +2,8 @@
 
 `events` is append-only; `cases` and `case_steps` are the inline case projection;
 `projection_tracking` records how far projections that run apart from the append got.
-`users`, `tokens` and `login_failures` are the user directory (`amparo.users`).
+`users`, `tokens` and `login_failures` are the user directory (`amparo.users`);
+`notifications` is the in-app inbox (`store.notifications`).
 `migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
@@ -106,9 +107,13 @@ case_steps = Table(
     Column("referral_id", Uuid),
     Column("outcome", CODE),
     Column("reason", Text),
+    # When a referred/in-progress step turns stale (domain.supervision.stale_since).
+    Column("stale_at", UTCDateTime),
     Index(None, "state"),
     Index(None, "overdue", "due_at"),
     Index(None, "step", "state"),
+    Index(None, "due_at"),
+    Index(None, "stale_at"),
 )
 
 projection_tracking = Table(
@@ -130,6 +135,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("email", String(254)),  # where notifications are emailed; none: inbox only
 )
 
 # Only the SHA-256 of a bearer token is kept: a leaked table cannot be replayed as logins.
@@ -163,6 +169,23 @@ person_index = Table(
     Column("kind", String(8), primary_key=True),  # "token" or "identity"
     Column("digest", String(64), primary_key=True),
     Index(None, "kind", "digest"),
+)
+
+
+# One row per notification and recipient: the primary key is what makes delivering the
+# same notification again a no-op. Only ids, codes and dates: never a person's data.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", Uuid, primary_key=True),
+    Column("recipient", USERNAME, primary_key=True),
+    Column("case_id", Uuid),
+    Column("kind", CODE, nullable=False),
+    Column("params", DOCUMENT, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime),
+    Column("email_sent_at", UTCDateTime),
+    Index(None, "recipient", "read_at", "created_at"),
 )
 
 

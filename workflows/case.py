@@ -19,7 +19,13 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import APPEND_EVENTS, AppendEventsInput, AppendEventsResult
+    from activities.models import (
+        APPEND_EVENTS,
+        NOTIFY,
+        AppendEventsInput,
+        AppendEventsResult,
+        NotifyInput,
+    )
     from domain import CaseState, DomainError, Event, decide, evolve_all
     from domain import commands as cmd
     from domain.deadlines import due_now, next_fire_time
@@ -27,6 +33,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.contracts import CaseResult, CaseWorkflowInput, CommandResult
 
+# Events that people must hear about, and the kind of notification each becomes.
+NOTIFIED_EVENTS = {"StepOverdue": "step_overdue", "OverdueEscalated": "step_escalated"}
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
 RECENT_COMMANDS = 200  # answers kept for retried commands (carried over continue-as-new)
 APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -54,12 +67,15 @@ class ProtectionCaseWorkflow:
         self._next_fire: datetime | None = next_fire_time(self._state)
         self._attributes: list[SearchAttributeUpdate] = []
         self._recent: dict[str, CommandResult] = dict(inp.recent_commands)
+        self._notices: dict[str, NotifyInput] = {}
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseResult:
         if not await self._opened(inp):
             return self._result()
         self._publish_attributes()
+        for notice in inp.pending_notices:
+            self._start_notice(notice)
         timers = asyncio.create_task(self._sla_timers())
         while True:
             await workflow.wait_condition(
@@ -261,6 +277,39 @@ class ProtectionCaseWorkflow:
             return
         del self._outbox[: len(batch)]
         self._stored_version = batch[-1].version
+        for event in batch:
+            if event.type in NOTIFIED_EVENTS and workflow.patched("notify-overdue"):
+                # Cases recorded before notifications existed replay without them.
+                self._notify_about(event)
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def _notify_about(self, event: Event) -> None:
+        """Tell the people of the case's current assignment; never blocks the case."""
+        kind = NOTIFIED_EVENTS.get(event.type)
+        if kind is None:
+            return
+        step = getattr(event.data, "step", None)
+        notice = NotifyInput(
+            notification_id=uuid5(event.event_id, "notify"),
+            case_id=event.case_id,
+            kind=kind,
+            params={"step": step.value if step else "", "since": event.occurred_at.isoformat()},
+            to_users=[self._state.assigned_to] if self._state.assigned_to else [],
+            to_supervisors_of=self._state.institution,
+        )
+        self._start_notice(notice)
+
+    def _start_notice(self, notice: NotifyInput) -> None:
+        key = str(notice.notification_id)
+        self._notices[key] = notice
+        handle = workflow.start_activity(
+            NOTIFY,
+            notice,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=NOTIFY_RETRY,
+        )
+        handle.add_done_callback(lambda _: self._notices.pop(key, None))
 
     # --- SLA timers ---------------------------------------------------------------------------
 
@@ -306,6 +355,7 @@ class ProtectionCaseWorkflow:
         return (
             self._state.status is CaseStatus.CLOSED
             and not self._outbox
+            and not self._notices
             and workflow.all_handlers_finished()
         )
 
@@ -316,7 +366,12 @@ class ProtectionCaseWorkflow:
 
     def _carry_over(self) -> CaseWorkflowInput:
         return self._input.model_copy(
-            update={"state": self._state, "recent_commands": self._recent}
+            update={
+                "state": self._state,
+                "recent_commands": self._recent,
+                # Unfinished notifications start again in the next run (idempotent by id).
+                "pending_notices": list(self._notices.values()),
+            }
         )
 
     def _result(self) -> CaseResult:

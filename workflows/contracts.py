@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.models import NotifyInput
 from domain.state import CaseState
 
 
@@ -35,6 +36,8 @@ class CaseWorkflowInput(BaseModel):
     state: CaseState | None = None
     # Answers to the latest commands, by command id, so a retry is answered, not re-applied.
     recent_commands: dict[str, CommandResult] = Field(default_factory=dict)
+    # Notifications still being delivered when the previous run continued as new.
+    pending_notices: list[NotifyInput] = Field(default_factory=list)
     # Continue-as-new after this many updates: far below Temporal's 2,000 per run.
     max_updates_per_run: int = 1000
     # A workflow started for a case that never opened (its opening was refused) ends.

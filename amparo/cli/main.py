@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from amparo.cli import case, stack, users
+from amparo.cli import case, stack, supervision, users
 
 app = typer.Typer(
     help="Amparo: durable protection paths for survivors of trafficking and smuggled migrants.",
@@ -20,6 +20,7 @@ app.command()(stack.api)
 app.command()(case.login)
 app.add_typer(case.app, name="case")
 app.add_typer(users.app, name="users")
+app.add_typer(supervision.app, name="supervision")
 app.add_typer(stack.db_app, name="db")
 app.add_typer(stack.projections_app, name="projections")
 app.add_typer(stack.demo_app, name="demo")

@@ -48,12 +48,20 @@ def add(
         str | None, typer.Option(help="required for caseworker, supervisor, institution")
     ] = None,
     language: Annotated[str, typer.Option(help=", ".join(LANGUAGES))] = "es",
+    email: Annotated[
+        str | None, typer.Option(help="where notifications are emailed (else: the inbox only)")
+    ] = None,
 ) -> None:
     """Add a user; the password (at least 10 characters) is asked for, or read from stdin."""
     password = _password()
     with _directory() as directory:
         user = directory.add(
-            name, role=role, password=password, institution=institution, language=language
+            name,
+            role=role,
+            password=password,
+            institution=institution,
+            language=language,
+            email=email,
         )
     typer.echo(f"added {user.username} ({user.role})")
 

@@ -45,6 +45,9 @@ ASSIGNED_CASEWORKER: dict[str, Outcome] = {
 CASE_SUPERVISOR: dict[str, Outcome] = {
     "ana": 403, "luis": 403, "carmen": 403, "sofia": OK, "miguel": 404, **_NOBODY_ELSE,
 }  # fmt: skip
+SUPERVISORS: dict[str, Outcome] = {
+    "ana": 403, "luis": 403, "carmen": 403, "sofia": OK, "miguel": OK, **_NOBODY_ELSE,
+}  # fmt: skip
 CASE_READERS: dict[str, Outcome] = {
     "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, **_NOBODY_ELSE,
 }  # fmt: skip
@@ -85,6 +88,11 @@ MATRIX: list[Row] = [
     Row("GET", "/docs/oauth2-redirect", EVERYONE, public=True),
     Row("POST", f"{PREFIX}/cases", CASEWORKERS, ok=201, json=new_case()),
     Row("GET", f"{PREFIX}/cases", CASE_LISTERS),
+    Row("GET", f"{PREFIX}/supervision/stuck", SUPERVISORS),
+    Row("GET", f"{PREFIX}/supervision/workload", SUPERVISORS),
+    Row("GET", f"{PREFIX}/supervision/closures", SUPERVISORS),
+    Row("GET", f"{PREFIX}/notifications", EVERYONE),  # each user's own
+    Row("POST", f"{PREFIX}/notifications/read", EVERYONE, json={"ids": [str(uuid.uuid4())]}),
     Row("GET", C, CASE_READERS),
     Row("GET", f"{C}/events", CASE_READERS),
     Row("POST", f"{C}/steps/{{step}}", ASSIGNED_CASEWORKER, json={"action": "start"}),

@@ -104,7 +104,11 @@ def _one(services: dict[str, dict[str, Any]], image_prefix: str) -> str:
 
 
 def _by_command(services: dict[str, dict[str, Any]], argv: list[str]) -> str:
-    names = [name for name, service in services.items() if _argv(service.get("command")) == argv]
+    names = [
+        name
+        for name, service in services.items()
+        if _argv(service.get("command"))[: len(argv)] == argv
+    ]
     assert len(names) == 1, f"expected exactly one service running {argv}, found {names}"
     return names[0]
 
@@ -486,7 +490,7 @@ def test_dockerfile_runs_the_api_as_non_root() -> None:
     user = users[-1].split(":")[0]
     assert user not in {"root", "0"}
     cmd = [args for keyword, args in instructions if keyword == "CMD"][-1]
-    assert yaml.safe_load(cmd) == ["amparo", "api"]
+    assert yaml.safe_load(cmd)[:4] == ["amparo", "api", "--host", "0.0.0.0"]
     assert any(
         keyword == "EXPOSE" and str(API_PORT) in args.split() for keyword, args in instructions
     )
@@ -507,3 +511,11 @@ def test_dockerignore_keeps_secrets_out_and_sources_in() -> None:
     for source in _copied_from_context():
         for pattern in excluded:
             assert not fnmatch.fnmatch(source, pattern), f"{pattern} excludes copied {source}"
+
+
+def test_api_listens_on_every_interface_inside_its_container(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """127.0.0.1 inside a container cannot be reached through the published port."""
+    argv = _argv(services[_by_command(services, ["amparo", "api"])]["command"])
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"

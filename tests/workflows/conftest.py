@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from amparo.cases import CaseCommands
 from amparo.settings import Settings
 from amparo.temporal import data_converter
 from amparo.wiring import event_store
+from domain import commands as cmd
 from store.db import make_engine
 from store.event_store import EventStore
 from store.migrate import upgrade
 from worker import build_worker
 from workflows import search_attributes as sa
+from workflows.contracts import CommandResult, case_workflow_id
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
@@ -60,7 +66,30 @@ async def harness(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[
     engine = make_engine(url)
     store = event_store(engine, Settings(data_dir=tmp_path))
     settings = Settings(task_queue=f"tq-{uuid.uuid4()}", database_url=url)
-    commands = CaseCommands(ts_env.client, task_queue=settings.task_queue, max_updates_per_run=1000)
-    async with build_worker(ts_env.client, settings, store):
+    commands = TrackedCommands(ts_env.client, task_queue=settings.task_queue)
+    async with build_worker(ts_env.client, settings, store, engine=engine):
         yield CaseHarness(ts_env, store, commands, settings.task_queue)
+        await commands.terminate_all()
     engine.dispose()
+
+
+class TrackedCommands(CaseCommands):
+    """Remembers the cases a test opened, to end them with the test.
+
+    The time-skipping server does not skip time while another test's workflow waits on an
+    activity whose worker is gone, so every test leaves nothing running behind it.
+    """
+
+    def __init__(self, client: Client, *, task_queue: str) -> None:
+        super().__init__(client, task_queue=task_queue)
+        self._client_ = client
+        self.opened: list[UUID] = []
+
+    async def open(self, command: cmd.OpenCase) -> CommandResult:
+        self.opened.append(command.case_id)
+        return await super().open(command)
+
+    async def terminate_all(self) -> None:
+        for case_id in self.opened:
+            with contextlib.suppress(RPCError):
+                await self._client_.get_workflow_handle(case_workflow_id(case_id)).terminate()

@@ -1,0 +1,53 @@
+"""What "stuck" means, and why: the supervisor board's rules, decided here and nowhere else.
+
+A step is stuck while its cause lasts: `overdue` from its due date until it is final;
+`stale` when a `referred` or `in_progress` step has had no event for the stale period.
+(`delivery_failing` and `visa_expired` join when referrals and visas exist.) A case that is
+closed has no stuck step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from domain.state import CaseState, StepStatus
+from domain.vocabulary import Step, StepState
+
+WAITING_STATES = frozenset({StepState.REFERRED, StepState.IN_PROGRESS})
+
+
+class StuckReason(StrEnum):
+    OVERDUE = "overdue"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class StuckStep:
+    """One reason one step of one case is stuck, and since when."""
+
+    step: Step
+    reason: StuckReason
+    since: datetime
+
+
+def stale_since(status: StepStatus, stale_days: int) -> datetime | None:
+    """When a waiting step became stale (its last event plus the stale period), if it can."""
+    if status.state not in WAITING_STATES:
+        return None
+    return status.updated_at + timedelta(days=stale_days)
+
+
+def stuck_steps(state: CaseState, now: datetime) -> list[StuckStep]:
+    """Every (step, reason) that makes this case stuck at `now`, most overdue first."""
+    if not state.is_open:
+        return []
+    found: list[StuckStep] = []
+    for status in state.open_steps():
+        if status.due_at <= now:
+            found.append(StuckStep(status.step, StuckReason.OVERDUE, status.due_at))
+        stale = stale_since(status, state.sla.stale_days)
+        if stale is not None and stale <= now:
+            found.append(StuckStep(status.step, StuckReason.STALE, stale))
+    return sorted(found, key=lambda s: (s.since, s.step, s.reason))

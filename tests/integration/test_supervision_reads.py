@@ -1,0 +1,72 @@
+"""The supervisor's board and workload agree with the domain's rules, case by case."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from domain.supervision import stuck_steps
+from store.event_store import EventStore
+from store.supervision import StuckItem, SupervisionReads
+from tests.support.cases import EPOCH, random_cases
+
+
+def test_board_and_workload_match_a_brute_force_over_the_events(engine: Engine) -> None:
+    histories = random_cases(seed=5, count=200, commands=25)
+    store = EventStore(engine)
+    for history in histories:
+        for batch in history.batches:
+            store.append(batch)
+    reads = SupervisionReads(engine)
+    for now in (EPOCH + timedelta(days=20), EPOCH + timedelta(days=90)):
+        by_institution: dict[str, set[tuple[object, ...]]] = defaultdict(set)
+        load: dict[tuple[str, str], list[int]] = {}
+        for history in histories:
+            state = history.state
+            if state.institution is None:
+                continue
+            for s in stuck_steps(state, now):
+                by_institution[state.institution].add((state.case_id, s.step, s.reason, s.since))
+            if state.is_open and state.assigned_to:
+                open_steps = state.open_steps()
+                counts = load.setdefault((state.institution, state.assigned_to), [0, 0, 0])
+                counts[0] += 1
+                counts[1] += len(open_steps)
+                counts[2] += sum(1 for s in open_steps if s.due_at <= now)
+        for institution, expected in by_institution.items():
+            board: list[StuckItem] = []
+            cursor: str | None = None
+            while True:
+                page = reads.stuck(institution, now, limit=37, cursor=cursor)
+                board += page.items
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            got = {(i.case_id, i.step, i.reason, i.since) for i in board}
+            assert got == expected
+            assert len(board) == len(got)  # no duplicates across pages
+            assert [i.since for i in board] == sorted(i.since for i in board)
+        for (institution, caseworker), (cases_, steps, overdue) in load.items():
+            row = next(w for w in reads.workload(institution, now) if w.caseworker == caseworker)
+            assert (row.open_cases, row.open_steps, row.overdue_steps) == (cases_, steps, overdue)
+
+
+def test_filters_narrow_the_board(engine: Engine) -> None:
+    histories = random_cases(seed=9, count=120, commands=20)
+    store = EventStore(engine)
+    for history in histories:
+        for batch in history.batches:
+            store.append(batch)
+    reads = SupervisionReads(engine)
+    now = EPOCH + timedelta(days=60)
+    institution = random.Random(1).choice(
+        [h.state.institution for h in histories if h.state.institution]
+    )
+    everything = reads.stuck(institution, now, limit=200).items
+    for item in everything:
+        only = reads.stuck(institution, now, step=item.step, reason=item.reason, limit=200).items
+        assert item in only
+        assert all(i.step == item.step and i.reason == item.reason for i in only)
