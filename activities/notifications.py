@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +17,8 @@ from amparo.users import User, UserDirectory
 from store.notifications import Inbox
 
 log = structlog.get_logger(__name__)
+# No email starts later than this many mailer timeouts before the attempt's deadline.
+SEND_MARGIN = 3
 
 
 class NotificationActivities:
@@ -41,19 +45,25 @@ class NotificationActivities:
 
         Idempotent on `notification_id`: inbox rows are inserted once per recipient, and
         each email is recorded as sent (`email_sent_at`) right after the server accepts
-        it, so a retry or a restarted worker sends only the emails still missing. One
-        window remains, and cannot be closed from here: if the worker dies (or the
-        database write fails) after the SMTP server accepted a message but before its
-        `email_sent_at` is committed, the retry sends that email again. The window is
-        one small UPDATE long; the repeat carries the same Message-ID, so it shows as a
-        duplicate downstream. (The opposite order, recording before sending, would lose
-        the email instead: for an alert about an overdue step, a duplicate is better.)
+        it, so a retry or a restarted worker sends only the emails still missing.
+
+        What remains, and cannot be closed from here (SMTP has no idempotency key): an
+        email goes out twice if the worker dies, or the database write fails, between the
+        server's acceptance of the message and the commit of its `email_sent_at` (one
+        small UPDATE), or if the connection drops after the server accepted the message
+        but before its "250" reached us. The repeat carries the same Message-ID, so it is
+        recognisable downstream. Recording before sending would lose the email instead;
+        for an alert about an overdue step a rare duplicate is the better failure. An
+        attempt could also outlive its start-to-close timeout while Temporal starts the
+        next one, and both would send: so no email is started later than `SEND_MARGIN`
+        mailer timeouts before the attempt's deadline; the retry sends the rest.
 
         A failed email does not stop the others: all are tried, then `MailError` fails
         the activity so Temporal retries it with backoff, and the retry tries only the
         ones that failed. The inbox rows are written before any email, so they are there
         whatever SMTP does.
         """
+        started = time.monotonic()
         recipients = self._recipients(inp)
         delivered = self._inbox.deliver(
             inp.notification_id,
@@ -63,7 +73,7 @@ class NotificationActivities:
             params=inp.params,
             at=self._clock(),
         )
-        emailed = self._email(inp, self._mailer) if self._mailer else 0
+        emailed = self._email(inp, self._mailer, started) if self._mailer else 0
         log.info(
             "notification delivered",
             notification_id=str(inp.notification_id),
@@ -91,11 +101,15 @@ class NotificationActivities:
             return None
         return user
 
-    def _email(self, inp: NotifyInput, mailer: Mailer) -> int:
+    def _email(self, inp: NotifyInput, mailer: Mailer, started: float) -> int:
         """Send the emails not sent yet; the number sent, or `MailError` if any failed."""
         pending = self._inbox.pending_email(inp.notification_id)
+        deadline = _last_start(started, mailer)
         sent, failures = 0, []
         for username in pending:
+            if time.monotonic() > deadline:
+                failures.append(MailError("this attempt is nearly out of time"))
+                break
             user = self._users.get(username)
             if user is None or user.disabled or not user.email:
                 continue
@@ -118,3 +132,11 @@ class NotificationActivities:
         mailer.send(address, text.subject, text.body, message_id)
         # At once, before anything else can fail: this is what stops a retry resending.
         self._inbox.mark_emailed(inp.notification_id, user.username, self._clock())
+
+
+def _last_start(started: float, mailer: Mailer) -> float:
+    """The last moment (`time.monotonic()`) this attempt may start an email."""
+    timeout = activity.info().start_to_close_timeout
+    if timeout is None:
+        return math.inf
+    return started + timeout.total_seconds() - SEND_MARGIN * mailer.timeout

@@ -19,7 +19,7 @@ import structlog
 from amparo.settings import Settings
 
 log = structlog.get_logger(__name__)
-TIMEOUT_SECONDS = 30.0
+TIMEOUT_SECONDS = 10.0  # per SMTP command: a stuck server fails the attempt, which retries
 
 
 class MailError(Exception):
@@ -53,6 +53,11 @@ class Mailer:
         self._sender = sender
         self._username, self._password = username, password
         self._starttls = starttls
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each SMTP command may take."""
+        return self._timeout
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Mailer | None:

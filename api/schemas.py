@@ -81,6 +81,14 @@ class CaseCreate(_Input):
     )
     consent_assistance: bool = True
     consent_data_sharing: bool = False
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="when the person was identified, if recorded after the fact"
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _past(cls, value: datetime | None) -> datetime | None:
+        return _not_future(value)
 
 
 class StepActionIn(_Input):
@@ -93,7 +101,10 @@ class StepActionIn(_Input):
         default=None, description="when the work was done, if recorded after the fact"
     )
 
-    _past = field_validator("occurred_at")(classmethod(lambda cls, v: _not_future(v)))
+    @field_validator("occurred_at")
+    @classmethod
+    def _past(cls, value: datetime | None) -> datetime | None:
+        return _not_future(value)
 
 
 class NoteIn(_Input):

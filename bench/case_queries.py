@@ -172,7 +172,10 @@ def measure(args: argparse.Namespace, engine: Engine, backend: str) -> None:
     for name, through in through_reads(reads).items():
         raw = raw_query(stack, engine, *RAW_SQL[name])
         samples: dict[str, list[float]] = {"case_reads": [], "raw": []}
+        began = time.perf_counter()
         for index in range(args.warmup + args.samples):
+            if index > args.warmup + 10 and time.perf_counter() - began > args.max_seconds:
+                break  # a slow query: enough samples for its percentiles
             for variant, run in (("case_reads", through), ("raw", raw)):
                 start = time.perf_counter()
                 run()
@@ -210,6 +213,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="per query, both ways")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)

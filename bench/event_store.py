@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--budget", type=float, default=30.0, help="seconds per append series")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per append series")
     parser.add_argument("--slice", type=float, default=3.0, help="seconds per turn")
     parser.add_argument("--page", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)

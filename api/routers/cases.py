@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from amparo.users import Role, User
@@ -45,9 +46,25 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _envelope(user: User, key: uuid.UUID | None) -> dict[str, Any]:
-    """What every command carries: its id (the idempotency key), the actor, the time."""
-    return {"command_id": key or uuid.uuid4(), "actor": user.username, "at": datetime.now(UTC)}
+def _command_id(key: uuid.UUID | None, *request: object) -> uuid.UUID:
+    """The command's id: from the Idempotency-Key *and* what is asked, so a key replayed
+    with the same request is applied once, and a key reused for another request does not
+    silently return the first one's answer (it is a different command)."""
+    if key is None:
+        return uuid.uuid4()
+    fingerprint = "|".join(
+        r.model_dump_json() if isinstance(r, BaseModel) else str(r) for r in request
+    )
+    return uuid.uuid5(key, fingerprint)
+
+
+def _envelope(user: User, key: uuid.UUID | None, *request: object) -> dict[str, Any]:
+    """What every command carries: its id (see `_command_id`), the actor, the time."""
+    return {
+        "command_id": _command_id(key, user.username, *request),
+        "actor": user.username,
+        "at": datetime.now(UTC),
+    }
 
 
 async def _public(services: Services, case: CaseSummary) -> CasePublic:
@@ -70,7 +87,7 @@ async def _after_command(services: Services, user: User, case_id: uuid.UUID) -> 
 
 async def _caseworker_institution(services: Services, user: User, name: str) -> str | None:
     """The institution a new assignee works for; they must be a caseworker of ours."""
-    if name == user.username:
+    if name == user.username and user.role is Role.CASEWORKER:
         return user.institution
     other = await run_in_threadpool(services.users.get, name)
     if other is None or other.role is not Role.CASEWORKER or other.disabled:
@@ -88,9 +105,11 @@ async def open_case(
     assignee = body.assigned_to or user.username
     institution = await _caseworker_institution(services, user, assignee)
     settings = services.settings
+    envelope = _envelope(user, key, "open", body)
     command = cmd.OpenCase(
-        **_envelope(user, key),
-        case_id=uuid.uuid5(key, "case") if key else uuid.uuid4(),
+        **envelope,
+        occurred_at=body.occurred_at,
+        case_id=uuid.uuid5(envelope["command_id"], "case"),
         crime_type=body.crime_type,
         person=Person(**body.person.model_dump()),
         victim=VictimContext(
@@ -137,7 +156,7 @@ async def list_cases(
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     step: Annotated[Step | None, Query(description="cases with this step open")] = None,
     overdue: bool | None = None,
-    assigned_to: Annotated[str | None, Query(max_length=64)] = None,
+    assigned_to: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9._-]+$")] = None,
     crime_type: CrimeType | None = None,
     q: Annotated[str | None, Query(max_length=200, description="a person's name")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -217,7 +236,9 @@ async def advance_step(
 ) -> CasePublic:
     """Act on a step: refer (to an institution), start, complete, not_needed, decline."""
     await visible_case(services, user, case_id)
-    command = cmd.AdvanceStep(**_envelope(user, key), step=step, **body.model_dump())
+    command = cmd.AdvanceStep(
+        **_envelope(user, key, "step", case_id, step, body), step=step, **body.model_dump()
+    )
     return await _send(services, user, case_id, command)
 
 
@@ -228,7 +249,9 @@ async def add_note(
 ) -> CasePublic:  # fmt: skip
     """Record a note on the case (or on one of its steps)."""
     await visible_case(services, user, case_id)
-    command = cmd.AddNote(**_envelope(user, key), text=body.text, step=body.step)
+    command = cmd.AddNote(
+        **_envelope(user, key, "note", case_id, body), text=body.text, step=body.step
+    )
     return await _send(services, user, case_id, command)
 
 
@@ -240,7 +263,7 @@ async def record_consent(
     """Record consent given or withdrawn, for assistance or for sharing data."""
     await visible_case(services, user, case_id)
     kind = cmd.GiveConsent if body.given else cmd.WithdrawConsent
-    command = kind(**_envelope(user, key), scope=body.scope)
+    command = kind(**_envelope(user, key, "consent", case_id, body), scope=body.scope)
     return await _send(services, user, case_id, command)
 
 
@@ -253,7 +276,9 @@ async def assign_case(
     await visible_case(services, user, case_id)
     institution = await _caseworker_institution(services, user, body.caseworker)
     command = cmd.AssignCase(
-        **_envelope(user, key), caseworker=body.caseworker, institution=institution
+        **_envelope(user, key, "assign", case_id, body),
+        caseworker=body.caseworker,
+        institution=institution,
     )
     return await _send(services, user, case_id, command)
 
@@ -265,7 +290,9 @@ async def request_closure(
 ) -> CasePublic:  # fmt: skip
     """Ask the supervisor to close the case."""
     await visible_case(services, user, case_id)
-    command = cmd.RequestClosure(**_envelope(user, key), reason=body.reason, note=body.note)
+    command = cmd.RequestClosure(
+        **_envelope(user, key, "closure", case_id, body), reason=body.reason, note=body.note
+    )
     return await _send(services, user, case_id, command)
 
 
@@ -276,7 +303,9 @@ async def decide_closure(
 ) -> CasePublic:  # fmt: skip
     """Approve (the case closes) or reject (it stays open) a closure request."""
     await visible_case(services, user, case_id)
-    command = cmd.DecideClosure(**_envelope(user, key), approved=body.approved, note=body.note)
+    command = cmd.DecideClosure(
+        **_envelope(user, key, "decision", case_id, body), approved=body.approved, note=body.note
+    )
     return await _send(services, user, case_id, command)
 
 
@@ -287,5 +316,7 @@ async def acknowledge_overdue(
 ) -> CasePublic:  # fmt: skip
     """Acknowledge an overdue step; it stays on the board, marked, until it moves."""
     await visible_case(services, user, case_id)
-    command = cmd.AcknowledgeOverdue(**_envelope(user, key), step=step, note=body.note)
+    command = cmd.AcknowledgeOverdue(
+        **_envelope(user, key, "acknowledge", case_id, step, body), step=step, note=body.note
+    )
     return await _send(services, user, case_id, command)

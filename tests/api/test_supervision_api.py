@@ -10,7 +10,7 @@ from tests.api.conftest import Api, new_case
 async def test_board_shows_backdated_overdue_work_and_acknowledgement(api: Api) -> None:
     long_ago = (datetime.now(UTC) - timedelta(days=10)).isoformat()
     async with api.client("ana") as ana:
-        case_id = (await ana.post("/cases", json=new_case())).json()["case_id"]
+        case_id = (await ana.post("/cases", json=new_case(occurred_at=long_ago))).json()["case_id"]
         identified = await ana.post(
             f"/cases/{case_id}/steps/identification",
             json={"action": "complete", "outcome": "confirmed_victim", "occurred_at": long_ago},
