@@ -27,17 +27,17 @@ class Text:
 # kind -> language -> (subject, first line of the body); `{case_id}` and any param.
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "step_overdue": {
-        "es": ("Paso vencido: {step} del caso {case_id}", "Venció el {due_at}."),
-        "en": ("Step overdue: {step} of case {case_id}", "It was due on {due_at}."),
+        "es": ("Paso vencido: {step} del caso {case_id}", "Vencido desde {since}."),
+        "en": ("Step overdue: {step} of case {case_id}", "Overdue since {since}."),
     },
     "step_escalated": {
         "es": (
             "Paso vencido sin atender: {step} del caso {case_id}",
-            "Venció el {due_at} y sigue abierto (segunda alerta).",
+            "Sigue vencido al {since} (segunda alerta).",
         ),
         "en": (
             "Step still overdue: {step} of case {case_id}",
-            "It was due on {due_at} and is still open (second alert).",
+            "Still overdue as of {since} (second alert).",
         ),
     },
     "step_stale": {

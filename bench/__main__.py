@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help="comma-separated modules to run (default: all)")
     parser.add_argument("--skip", default="", help="comma-separated modules to leave out")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds per module")
+    parser.add_argument("--timeout", type=float, default=7200, help="seconds per module")
     args = parser.parse_args(argv)
     found = benchmarks()
     chosen = args.only.split(",") if args.only else found

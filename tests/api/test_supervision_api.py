@@ -46,3 +46,29 @@ async def test_closures_awaiting_a_decision(api: Api) -> None:
         assert [(c["case_id"], c["reason"], c["requested_by"]) for c in waiting] == [
             (case_id, "lost_contact", "ana")
         ]
+
+
+async def test_waiting_step_turns_stale_and_leaves_the_board_when_it_moves(api: Api) -> None:
+    now = datetime.now(UTC)
+    opened = (now - timedelta(days=40)).isoformat()
+    started = (now - timedelta(days=31)).isoformat()
+    async with api.client("ana") as ana:
+        case_id = (await ana.post("/cases", json=new_case(occurred_at=opened))).json()["case_id"]
+        await ana.post(
+            f"/cases/{case_id}/steps/identification",
+            json={"action": "complete", "outcome": "confirmed_victim", "occurred_at": opened},
+        )
+        legal = await ana.post(
+            f"/cases/{case_id}/steps/legal", json={"action": "start", "occurred_at": started}
+        )
+        assert legal.status_code == 200, legal.text
+    async with api.client("sofia") as sofia:
+        stale = (await sofia.get("/supervision/stuck", params={"reason": "stale"})).json()
+        assert [(i["case_id"], i["step"]) for i in stale["items"]] == [(case_id, "legal")]
+        since = datetime.fromisoformat(stale["items"][0]["since"])
+        assert abs(since - (now - timedelta(days=1))) < timedelta(minutes=1)
+    async with api.client("ana") as ana:
+        await ana.post(f"/cases/{case_id}/steps/legal", json={"action": "complete"})
+    async with api.client("sofia") as sofia:
+        board = (await sofia.get("/supervision/stuck")).json()["items"]
+        assert "legal" not in {i["step"] for i in board if i["case_id"] == case_id}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -31,7 +33,7 @@ from store.notifications import Inbox
 
 PASSWORD = "correct horse battery"
 CASE = UUID("0c9a3e4b-7d21-4f5e-8a6b-1e2d3c4b5a69")
-PARAMS = {"step": "shelter", "due_at": "2026-03-01T09:00:00+00:00"}
+PARAMS = {"step": "shelter", "since": "2026-03-01T09:00:00+00:00"}
 
 
 def free_port() -> int:
@@ -123,8 +125,13 @@ def overdue(notification_id: UUID | None = None) -> NotifyInput:
     )
 
 
-def run(notify: NotificationActivities, inp: NotifyInput) -> NotifyResult:
-    result: NotifyResult = ActivityEnvironment().run(notify.notify, inp)
+def run(
+    notify: NotificationActivities, inp: NotifyInput, timeout: timedelta = timedelta(seconds=60)
+) -> NotifyResult:
+    """One attempt, with the start-to-close timeout the case workflow gives it."""
+    env = ActivityEnvironment()
+    env.info = replace(env.info, start_to_close_timeout=timeout)
+    result: NotifyResult = env.run(notify.notify, inp)
     return result
 
 
@@ -235,6 +242,22 @@ def test_an_unreachable_server_fails_the_activity_but_not_the_inbox(
     assert failed.value.smtp_code is None
     assert recipients(inbox, inp.notification_id) == {"ana", "luis", "sofia", "pedro"}
     assert inbox.pending_email(inp.notification_id) == ["ana", "luis", "pedro", "sofia"]
+
+
+def test_no_email_starts_when_the_attempt_is_nearly_out_of_time(
+    smtp: tuple[Handler, int], inbox: Inbox, users: UserDirectory
+) -> None:
+    handler, port = smtp
+    notify = activities(inbox, users, port)
+    inp = overdue()
+
+    # A later start could outlive the attempt and race the retry's send of the same email.
+    with pytest.raises(MailError, match="out of time"):
+        run(notify, inp, timeout=timedelta(seconds=20))  # less than 3 mailer timeouts
+
+    assert handler.messages == []
+    assert recipients(inbox, inp.notification_id) == {"ana", "luis", "sofia", "pedro"}
+    assert run(notify, inp) == NotifyResult(delivered=0, emailed=3)
 
 
 def test_without_smtp_notifications_go_to_the_inbox_only(
