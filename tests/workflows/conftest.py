@@ -11,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from sqlalchemy import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -55,6 +56,7 @@ class CaseHarness:
 
     env: WorkflowEnvironment
     store: EventStore
+    engine: Engine
     commands: CaseCommands
     task_queue: str
 
@@ -68,7 +70,7 @@ async def harness(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[
     settings = Settings(task_queue=f"tq-{uuid.uuid4()}", database_url=url)
     commands = TrackedCommands(ts_env.client, task_queue=settings.task_queue)
     async with build_worker(ts_env.client, settings, store, engine=engine):
-        yield CaseHarness(ts_env, store, commands, settings.task_queue)
+        yield CaseHarness(ts_env, store, engine, commands, settings.task_queue)
         await commands.terminate_all()
     engine.dispose()
 

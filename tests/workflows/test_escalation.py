@@ -58,7 +58,7 @@ async def test_shelter_on_the_board_at_its_due_time_acknowledged_until_it_moves(
     harness: CaseHarness,
 ) -> None:
     h = harness
-    engine = h.store._engine  # noqa: SLF001 - the harness's one database
+    engine = h.engine
     board = SupervisionReads(engine)
     open_cmd = opening(institution="pett")
     case_id = open_cmd.case_id
