@@ -20,6 +20,7 @@ from amparo.temporal import connect
 from amparo.users import UserDirectory
 from amparo.wiring import event_store
 from store.db import make_engine
+from store.deliveries import DeliveryHealth
 from store.event_store import EventStore
 from store.notifications import Inbox
 from workflows.case import ProtectionCaseWorkflow
@@ -66,7 +67,10 @@ def build_worker(
 def _notifications(settings: Settings, engine: Engine) -> NotificationActivities:
     """The notify activity: email only when `AMPARO_SMTP_HOST` is set."""
     return NotificationActivities(
-        Inbox(engine), UserDirectory(engine), Mailer.from_settings(settings)
+        Inbox(engine),
+        UserDirectory(engine),
+        Mailer.from_settings(settings),
+        health=DeliveryHealth(engine),
     )
 
 

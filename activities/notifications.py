@@ -14,6 +14,8 @@ from activities.models import NOTIFY, NotifyInput, NotifyResult
 from amparo.mailer import Mailer, MailError
 from amparo.notification_texts import render
 from amparo.users import User, UserDirectory
+from domain.supervision import delivery_failing
+from store.deliveries import DeliveryHealth
 from store.notifications import Inbox
 
 log = structlog.get_logger(__name__)
@@ -32,14 +34,36 @@ class NotificationActivities:
         mailer: Mailer | None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        health: DeliveryHealth | None = None,
     ) -> None:
         self._inbox = inbox
         self._users = users
         self._mailer = mailer
         self._clock = clock
+        self._health = health
 
     @activity.defn(name=NOTIFY)
     def notify(self, inp: NotifyInput) -> NotifyResult:
+        """Deliver (see `deliver`), and keep the case's `delivery_failing` mark true to life."""
+        try:
+            result = self.deliver(inp)
+        except Exception as error:
+            self._report_failure(inp, error)
+            raise
+        if self._health is not None and activity.info().attempt > 1:
+            self._health.recovered(inp.notification_id)
+        return result
+
+    def _report_failure(self, inp: NotifyInput, error: Exception) -> None:
+        attempt = activity.info().attempt
+        if self._health is None or inp.case_id is None or not delivery_failing(attempt):
+            return
+        self._health.failing(
+            inp.notification_id, case_id=inp.case_id, kind=inp.kind, at=self._clock(),
+            attempts=attempt, error=f"{type(error).__name__}: {error}",
+        )  # fmt: skip
+
+    def deliver(self, inp: NotifyInput) -> NotifyResult:
         """Deliver the notification to each recipient's inbox, then email those who have an
         address and have not been emailed it yet.
 

@@ -2,8 +2,8 @@
 
 A step is stuck while its cause lasts: `overdue` from its due date until it is final;
 `stale` when a `referred` or `in_progress` step has had no event for the stale period.
-(`delivery_failing` and `visa_expired` join when referrals and visas exist.) A case that is
-closed has no stuck step.
+`delivery_failing` while a delivery for the case has failed several attempts in a row, until
+one succeeds (`visa_expired` joins when visas exist). A closed case has no stuck step.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ WAITING_STATES = frozenset({StepState.REFERRED, StepState.IN_PROGRESS})
 class StuckReason(StrEnum):
     OVERDUE = "overdue"
     STALE = "stale"
+    DELIVERY_FAILING = "delivery_failing"
+
+
+# A delivery for a case (a notification, a referral) counts as failing once this many
+# attempts in a row have failed: one failure is noise, three is something to look at.
+DELIVERY_FAILING_AFTER_ATTEMPTS = 3
+
+
+def delivery_failing(failed_attempts: int) -> bool:
+    """Whether a delivery that has failed `failed_attempts` times in a row is stuck."""
+    return failed_attempts >= DELIVERY_FAILING_AFTER_ATTEMPTS
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,21 @@ login_failures = Table(
 )
 
 
+# Deliveries for a case (notifications, referrals) that keep failing: the board's
+# `delivery_failing`, written by the delivering activity, removed when it succeeds.
+delivery_failures = Table(
+    "delivery_failures",
+    metadata,
+    Column("delivery_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("kind", CODE, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", String(200), nullable=False),
+    Index(None, "case_id"),
+)
+
+
 # The blind index of names (see store/person_index.py): keyed digests, never a name.
 person_index = Table(
     "person_index",

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, func, literal, or_, select, union_all
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import Engine, and_, false, func, literal, null, or_, select, union_all
 
 from domain.supervision import StuckReason
 from domain.vocabulary import FINAL_STATES, CaseStatus, Step
-from store.schema import case_steps, cases
+from store.schema import case_steps, cases, delivery_failures
 
 _OPEN_CASE = cases.c.status.in_([CaseStatus.OPEN.value, CaseStatus.CLOSURE_REQUESTED.value])
 _OPEN_STEP = case_steps.c.state.not_in([s.value for s in FINAL_STATES])
@@ -28,10 +28,16 @@ class StuckItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     case_id: UUID
-    step: Step
+    step: Step | None  # None: the reason is about the case (a failing delivery)
     reason: StuckReason
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _no_step(cls, value: object) -> object:
+        return None if value == "" else value
+
     since: datetime
-    due_at: datetime
+    due_at: datetime | None
     assigned_to: str | None
     acknowledged: bool
     escalated: bool
@@ -114,11 +120,28 @@ class SupervisionReads:
             .select_from(joined)
             .where(scope, case_steps.c.stale_at <= now)
         )
-        if reason is StuckReason.OVERDUE:
-            return overdue
-        if reason is StuckReason.STALE:
-            return stale
-        return union_all(overdue, stale)
+        failing = (
+            select(
+                delivery_failures.c.case_id,
+                literal("").label("step"),  # no step: "" keeps the keyset order total
+                null().label("due_at"),
+                cases.c.assigned_to,
+                false().label("acknowledged"),
+                false().label("escalated"),
+                literal(StuckReason.DELIVERY_FAILING.value).label("reason"),
+                delivery_failures.c.since.label("since"),
+            )
+            .select_from(
+                delivery_failures.join(cases, cases.c.case_id == delivery_failures.c.case_id)
+            )
+            .where(cases.c.institution == institution, _OPEN_CASE)
+        )
+        chosen = {
+            StuckReason.OVERDUE: [overdue],
+            StuckReason.STALE: [stale],
+            StuckReason.DELIVERY_FAILING: [failing],
+        }
+        return union_all(*(chosen[reason] if reason else [overdue, stale, failing]))
 
     def workload(self, institution: str, now: datetime) -> list[Workload]:
         """Per caseworker: open cases, open steps, overdue steps, the oldest overdue due date."""
@@ -172,7 +195,8 @@ def _after(key: tuple[Any, ...], last: tuple[Any, ...]) -> Any:
 
 
 def _encode(item: StuckItem) -> str:
-    payload = [item.since.isoformat(), str(item.case_id), item.step.value, item.reason.value]
+    step = item.step.value if item.step else ""
+    payload = [item.since.isoformat(), str(item.case_id), step, item.reason.value]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
