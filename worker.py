@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.events import EventActivities
 from activities.notifications import NotificationActivities
+from amparo.logging import temporal_context_as_fields
 from amparo.mailer import Mailer
 from amparo.settings import Settings
 from amparo.temporal import connect
@@ -50,6 +51,7 @@ def build_worker(
     `engine` is the database of the inbox and the user directory the notify activity
     uses (default: a new engine on the configured database).
     """
+    temporal_context_as_fields()
     events = EventActivities(store)
     notifications = _notifications(settings, engine or make_engine(settings.effective_database_url))
     return Worker(

@@ -12,8 +12,6 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from temporalio import activity as temporal_activity
-from temporalio import workflow as temporal_workflow
 
 # Keys whose values are personal data: masked wherever they appear in a log line.
 PERSONAL_KEYS = frozenset(
@@ -67,6 +65,13 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root.setLevel(level)
     for chatty in ("alembic", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
-    # The workflow context goes in its own field, not glued onto the message.
-    temporal_workflow.logger.workflow_info_on_message = False
-    temporal_activity.logger.activity_info_on_message = False
+    if "temporalio" in sys.modules:  # only processes that use Temporal pay for importing it
+        temporal_context_as_fields()
+
+
+def temporal_context_as_fields() -> None:
+    """The workflow/activity context goes in its own field, not glued onto the message."""
+    from temporalio import activity, workflow
+
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from temporalio.client import Client
 
-from amparo.cases import CommandPending, CommandRefused
 from amparo.logging import configure_logging
 from amparo.settings import Settings, SettingsError, get_settings
-from amparo.temporal import connect
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 T = TypeVar("T")
 
@@ -27,6 +27,8 @@ def fail(message: str) -> NoReturn:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into one clear line."""
+    from amparo.cases import CommandPending, CommandRefused
+
     try:
         yield
     except CommandRefused as refused:
@@ -55,6 +57,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def temporal_client(current: Settings) -> Client:
+    from amparo.temporal import connect
+
     try:
         return await connect(current)
     except RuntimeError as error:

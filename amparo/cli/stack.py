@@ -6,26 +6,18 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from amparo.cases import CaseCommands
 from amparo.cli.common import fail, run, settings, temporal_client
-from amparo.demo import load_demo
-from amparo.demo_users import DEMO_USERS, ensure_demo_users
-from amparo.devstack import DevServer, DevServerConfig, DevStackError, port_in_use
-from amparo.serving import ApiServer
 from amparo.settings import Settings, get_settings
-from amparo.users import UserDirectory
-from amparo.wiring import person_index
-from api.app import build_services, create_app
-from store.db import make_engine
-from store.migrate import upgrade
-from store.person_index import PersonIndexProjector
-from store.projections import CaseProjector
-from store.read_models import CaseReads
-from worker import run_worker
+
+# The stack's modules (Temporal, FastAPI, SQLAlchemy…) load inside the commands that need
+# them, so `amparo --help` and the everyday API commands start in a fraction of a second.
+if TYPE_CHECKING:
+    from amparo.devstack import DevServerConfig
+    from amparo.users import UserDirectory
 
 db_app = typer.Typer(help="The Amparo database.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the events.", no_args_is_help=True)
@@ -51,6 +43,8 @@ def dev(
     demo: Annotated[bool, typer.Option("--demo", help="load the demo cases")] = False,
 ) -> None:
     """Run the embedded stack (Temporal dev server, worker) until Ctrl-C; data persists."""
+    from amparo.devstack import DevServerConfig, DevStackError, port_in_use
+
     os.environ["AMPARO_DATA_DIR"] = str(data_dir)
     os.environ["AMPARO_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
     get_settings.cache_clear()
@@ -65,6 +59,12 @@ def dev(
 
 
 async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_port: int) -> None:
+    from amparo.devstack import DevServer
+    from amparo.serving import ApiServer
+    from api.app import build_services, create_app
+    from store.migrate import upgrade
+    from worker import run_worker
+
     stop = _stop_on_signals()
     server = DevServer(config)
     typer.echo(f"starting Temporal dev server (log: {config.log_file}) ...")
@@ -90,6 +90,8 @@ async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_po
 
 
 def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: bool) -> None:
+    from amparo.demo_users import DEMO_USERS
+
     if demo:
         typer.echo("\nDemo users (demo data only; password after the name):")
         for name, role, institution, password in DEMO_USERS:
@@ -107,6 +109,12 @@ def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: boo
 
 
 async def _load_demo(current: Settings, users: UserDirectory) -> None:
+    from amparo.cases import CaseCommands
+    from amparo.demo import load_demo
+    from amparo.demo_users import ensure_demo_users
+    from store.db import make_engine
+    from store.read_models import CaseReads
+
     ensure_demo_users(users)
     client = await temporal_client(current)
     commands = CaseCommands(
@@ -123,6 +131,9 @@ def api(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Serve the HTTP API against the configured Temporal and database until SIGTERM."""
+    from amparo.serving import ApiServer
+    from api.app import build_services, create_app
+
     current = settings()
 
     async def go() -> None:
@@ -138,6 +149,8 @@ def api(
 
 def worker() -> None:
     """Run a worker against the configured Temporal and database until SIGTERM."""
+    from worker import run_worker
+
     current = settings()
 
     async def go() -> None:
@@ -149,6 +162,8 @@ def worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema (Alembic) to the current version."""
+    from store.migrate import upgrade
+
     current = settings()
     upgrade(current.effective_database_url)
     typer.echo("database is up to date")
@@ -157,6 +172,11 @@ def db_upgrade() -> None:
 @projections_app.command("rebuild")
 def projections_rebuild() -> None:
     """Rebuild every projection from the events (the events are never touched)."""
+    from amparo.wiring import person_index
+    from store.db import make_engine
+    from store.person_index import PersonIndexProjector
+    from store.projections import CaseProjector
+
     current = settings()
     engine = make_engine(current.effective_database_url)
     with typer.progressbar(length=0, label="events") as bar:
@@ -168,6 +188,9 @@ def projections_rebuild() -> None:
 @demo_app.command("load")
 def demo_load() -> None:
     """Load the demo half-year into the running stack (skips cases already loaded)."""
+    from amparo.users import UserDirectory
+    from store.db import make_engine
+
     current = settings()
     users = UserDirectory(make_engine(current.effective_database_url))
     run(_load_demo(current, users))
