@@ -37,7 +37,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 10}
+EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 8}
 UNKNOWN_CASE_EXAMPLES = 5  # generated case ids: the same 404 each time, a few suffice
 USERS = ("ana", "sofia")  # a caseworker, and the supervisor of her institution
 
