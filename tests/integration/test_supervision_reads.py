@@ -15,7 +15,7 @@ from tests.support.cases import EPOCH, random_cases
 
 
 def test_board_and_workload_match_a_brute_force_over_the_events(engine: Engine) -> None:
-    histories = random_cases(seed=5, count=200, commands=25)
+    histories = random_cases(seed=5, count=120, commands=25)
     store = EventStore(engine)
     for history in histories:
         for batch in history.batches:
