@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from amparo.cases import CaseCommands, CommandRefused
+from amparo.cases import CaseCommands, CommandPending, CommandRefused
 from domain import commands as cmd
 from domain.person import ExploitationType, LabourIndustry, MeansOfControl, Person, VictimContext
 from domain.sla import SlaPolicy
 from domain.vocabulary import CrimeType
+from workflows.contracts import CommandResult
 
 DEMO_NAMESPACE = uuid.UUID("5f0c2a52-6a57-4d55-9a59-2f0d7b1d2017")
 HALF_YEAR_START = datetime(2017, 1, 2, 9, 0, tzinfo=UTC)
@@ -272,6 +274,16 @@ class _Ids:
         return uuid.uuid5(self.case_id, f"command-{self._count}")
 
 
+async def _patiently(send: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
+    """Send until answered: a slow machine makes commands pend, and resending is safe."""
+    for _ in range(30):
+        try:
+            return await send()
+        except CommandPending:
+            await asyncio.sleep(1)
+    return await send()
+
+
 async def load_demo(
     commands: CaseCommands,
     exists: Callable[[uuid.UUID], bool],
@@ -291,12 +303,12 @@ async def load_demo(
                 counts["skipped"] += 1
                 return
             try:
-                await commands.open(plan.opening)
+                await _patiently(lambda: commands.open(plan.opening))
             except CommandRefused:
                 counts["skipped"] += 1
                 return
             for command in plan.commands:
-                await commands.send(plan.opening.case_id, command)
+                await _patiently(partial(commands.send, plan.opening.case_id, command))
             counts["opened"] += 1
             counts["commands"] += 1 + len(plan.commands)
             if progress:

@@ -69,6 +69,7 @@ async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_po
     server = DevServer(config)
     typer.echo(f"starting Temporal dev server (log: {config.log_file}) ...")
     await server.start()
+    worker: asyncio.Task[None] | None = None
     try:
         upgrade(current.effective_database_url)
         worker = asyncio.create_task(run_worker(current, stop))
@@ -83,8 +84,11 @@ async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_po
         typer.echo("stopping ...")
         api.stop()
         await serving
-        await worker
     finally:
+        # The worker goes first, while Temporal can still take its last answers.
+        stop.set()
+        if worker is not None:
+            await asyncio.wait_for(worker, timeout=30)
         await server.stop()
     typer.echo("stopped; everything is kept in " + str(current.data_dir))
 
