@@ -8,7 +8,7 @@ its worker in a subprocess, so both processes' RSS can be read (psutil if instal
 
 * baseline: `--cases` bare workflows (`BareWorkflow`, started together with one trivial
   Update, so each has run its first task), served by a bare worker subprocess
-  (`python -m bench.footprint --serve-bare-worker`, default worker settings);
+  (a `python -c` process importing only temporalio and `bench.baseline`, SDK defaults);
 * Amparo: `--cases` cases opened through `CaseCommands.open` (each case then waits on its
   SLA timer), served by `amparo worker`.
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import signal
@@ -52,7 +51,6 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from amparo.cases import CommandRefused
 from amparo.temporal import data_converter
@@ -205,15 +203,26 @@ async def measure_phase(
 # --- the baseline: bare workflows and a bare worker subprocess ------------------------------
 
 
-async def serve_bare_worker(address: str, task_queue: str) -> None:
-    """The baseline's worker process: `BareWorkflow` only, SDK defaults, until SIGTERM."""
+# The bare worker process imports only temporalio and the bare workflow (not Amparo, not
+# this module), so its start time and memory are Temporal's own.
+BARE_WORKER = """
+import asyncio, signal, sys
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from bench.baseline import BareWorkflow
+
+async def serve(address, task_queue):
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    client = await Client.connect(address, data_converter=data_converter())
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
     async with Worker(client, task_queue=task_queue, workflows=[BareWorkflow]):
         await stop.wait()
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1], sys.argv[2]))
+"""
 
 
 async def bare_phase(cases: int, concurrency: int, cold_queries: int) -> Phase:
@@ -222,9 +231,8 @@ async def bare_phase(cases: int, concurrency: int, cold_queries: int) -> Phase:
         address = stack.settings.temporal_address
 
         def spawn() -> subprocess.Popen[bytes]:
-            argv = [sys.executable, "-m", "bench.footprint", "--serve-bare-worker"]
             return subprocess.Popen(
-                [*argv, "--address", address, "--task-queue", queue],
+                [sys.executable, "-c", BARE_WORKER, address, queue],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parent.parent,
@@ -401,14 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=10_000, help="open workflows per phase")
     parser.add_argument("--concurrency", type=int, default=50, help="openings at once")
     parser.add_argument("--cold-queries", type=int, default=100, help="queries after restart")
-    parser.add_argument("--serve-bare-worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--address", help=argparse.SUPPRESS)
-    parser.add_argument("--task-queue", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_bare_worker:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_bare_worker(args.address, args.task_queue))
-        return
     if args.cases < 2:
         parser.error("--cases: at least 2")
     asyncio.run(run(args.cases, args.concurrency, args.cold_queries))

@@ -154,6 +154,7 @@ def replicated(engine: Engine, base: list[Event], total: int, seed: int) -> list
 
 HOT_SPOTS = {  # (module path suffix, function): what the profile reports
     "read pages (SQL + SQLAlchemy rows)": ("store/projections.py", "_page"),
+    "copy.deepcopy (a fresh CaseState() per event)": ("copy.py", "deepcopy"),
     "Event.from_stored (pydantic validation)": ("store/schema.py", "stored_event"),
     "fold (all of it)": ("store/projections.py", "fold"),
     "evolve": ("domain/state.py", "evolve"),
