@@ -147,6 +147,8 @@ async def measure_phase(
         nonlocal errors
         try:
             ids.append(await open_one(n))
+            if len(ids) % 1000 == 0:
+                print(f"{len(ids)} open", file=sys.stderr, flush=True)
         except Exception as error:  # counted: one slow opening must not end the benchmark
             print(f"opening {n} failed: {error!r}", file=sys.stderr)
             errors += 1

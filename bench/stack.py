@@ -19,8 +19,12 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -32,6 +36,9 @@ from typing import Any
 import httpx
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -77,6 +84,7 @@ class Stack:
     store: EventStore
     bare_queue: str
     api_url: str | None
+    worker_pid: int | None = None  # the `amparo worker` subprocess, when there is one
 
     @property
     def client(self) -> Client:
@@ -88,17 +96,7 @@ class Stack:
 
     def worker_env(self) -> dict[str, str]:
         """The environment for an `amparo worker` subprocess serving this stack."""
-        s = self.settings
-        return {
-            **os.environ,
-            "AMPARO_DATA_DIR": str(s.data_dir),
-            "AMPARO_DATABASE_URL": s.effective_database_url,
-            "AMPARO_TEMPORAL_ADDRESS": s.temporal_address,
-            "AMPARO_TEMPORAL_NAMESPACE": s.temporal_namespace,
-            "AMPARO_TASK_QUEUE": s.task_queue,
-            "AMPARO_LOG_LEVEL": "WARNING",
-            "AMPARO_LOG_FORMAT": "json",
-        }
+        return _worker_env(self.settings)
 
     def http(self, token: str | None = None, *, connections: int = 100) -> httpx.AsyncClient:
         """A client of the API (`/api/v1` is the base), signed in when given a token."""
@@ -116,6 +114,64 @@ class Stack:
         answer.raise_for_status()
         token: str = answer.json()["access_token"]
         return token
+
+
+def _worker_env(s: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AMPARO_DATA_DIR": str(s.data_dir),
+        "AMPARO_DATABASE_URL": s.effective_database_url,
+        "AMPARO_TEMPORAL_ADDRESS": s.temporal_address,
+        "AMPARO_TEMPORAL_NAMESPACE": s.temporal_namespace,
+        "AMPARO_TASK_QUEUE": s.task_queue,
+        "AMPARO_LOG_LEVEL": "WARNING",
+        "AMPARO_LOG_FORMAT": "json",
+    }
+
+
+def amparo_command() -> list[str]:
+    """`amparo` from this interpreter's environment."""
+    script = Path(sys.executable).parent / "amparo"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "amparo.cli.main"]
+
+
+def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """`amparo worker` for these settings, in its own process (stop it with SIGTERM)."""
+    return subprocess.Popen(
+        [*amparo_command(), "worker"],
+        env=_worker_env(settings),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_for_poller(
+    client: Client, settings: Settings, queue: str, limit: float = 120
+) -> float:
+    """Seconds until a worker polls `queue` for workflow tasks."""
+    request = DescribeTaskQueueRequest(
+        namespace=settings.temporal_namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    began = time.perf_counter()
+    while not (await client.workflow_service.describe_task_queue(request)).pollers:
+        if time.perf_counter() - began > limit:
+            raise TimeoutError(f"no worker polls {queue} after {limit:g} s")
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - began
 
 
 def open_command(n: int, *, actor: str = USER) -> cmd.OpenCase:
@@ -165,13 +221,16 @@ async def running_stack(
     data_dir: Path | None = None,
     keep: bool = False,
     server_args: tuple[str, ...] = (),
+    worker_process: bool = False,
 ) -> AsyncIterator[Stack]:
     """Bring the stack up; everything started here is stopped on the way out.
 
     `worker=False` leaves the case task queue without a worker (start `amparo worker` with
     `Stack.worker_env()` instead); `data_dir` reuses a directory (its dev-server SQLite file
     and Amparo database survive); `keep` leaves a temporary directory in place;
-    `server_args` go to `temporal server start-dev` (e.g. `--dynamic-config-value K=V`).
+    `server_args` go to `temporal server start-dev` (e.g. `--dynamic-config-value K=V`);
+    `worker_process` runs the case worker as an `amparo worker` subprocess (as in production,
+    where API and worker are separate processes) instead of in this process.
     """
     configure_logging("WARNING", "json")  # logs to stderr: stdout is for the JSON results
     owned = data_dir is None
@@ -207,7 +266,13 @@ async def running_stack(
             engine = make_engine(url)
             stack.callback(engine.dispose)
             store = event_store(engine, settings)
-            if worker:
+            worker_pid = None
+            if worker and worker_process:
+                proc = spawn_worker(settings)
+                stack.callback(_stop_process, proc)
+                await wait_for_poller(services.temporal, settings, settings.task_queue)
+                worker_pid = proc.pid
+            elif worker:
                 await stack.enter_async_context(build_worker(services.temporal, settings, store))
             bare_queue = f"bench-bare-{uuid.uuid4()}"
             if bare_worker:
@@ -239,6 +304,7 @@ async def running_stack(
                 store=store,
                 bare_queue=bare_queue,
                 api_url=api_url,
+                worker_pid=worker_pid,
             )
     finally:
         if owned and not keep:

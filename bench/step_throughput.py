@@ -13,10 +13,11 @@ protection path (identification; refer, start, complete each later step), so M <
   token check, visibility check, the command, the case read back from the projection).
 
 The cases are opened, and the bare workflows started and sent one Update, before the clock
-starts. Each line carries commands/s, p50/p95 latency, CPU per command of this process and of
-the dev server, history events / workflow tasks / activities per command (from one fetched
+starts. Each line carries commands/s, p50/p95 latency, CPU per command of the Python side and
+of the dev server, history events / workflow tasks / activities per command (from one fetched
 history), and `ratio` = commands/s over the bare series of the same round (targets: client
-0.5, api 0.4).
+0.5, api 0.4). `--worker-process` moves the case worker into an `amparo worker` subprocess
+(API and worker apart, as deployed; the Python CPU then adds both processes).
 """
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ async def series(name: str, stack: Stack, cases: int, steps: int, send: Send) ->
 
     server_pid = stack.server.pid
     assert server_pid is not None
-    cpu_py, cpu_srv = cpu_seconds(os.getpid()), cpu_seconds(server_pid)
+    python_pids = [os.getpid()] + ([stack.worker_pid] if stack.worker_pid else [])
+    cpu_py = sum(cpu_seconds(pid) for pid in python_pids)
+    cpu_srv = cpu_seconds(server_pid)
     began = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for c in range(cases):
             group.create_task(one_case(c))
     elapsed = time.perf_counter() - began
-    cpu_py, cpu_srv = cpu_seconds(os.getpid()) - cpu_py, cpu_seconds(server_pid) - cpu_srv
+    cpu_py = sum(cpu_seconds(pid) for pid in python_pids) - cpu_py
+    cpu_srv = cpu_seconds(server_pid) - cpu_srv
     total = cases * steps
     return summary(
         name,
@@ -204,9 +208,12 @@ async def run(
     *,
     series: tuple[str, ...] = ("client", "api"),
     server_args: tuple[str, ...] = (),
+    worker_process: bool = False,
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
-    async with running_stack(api="api" in series, server_args=server_args) as stack:
+    async with running_stack(
+        api="api" in series, server_args=server_args, worker_process=worker_process
+    ) as stack:
         for r in range(1, rounds + 1):
             done = {kind: await SERIES[kind](stack, cases, steps) for kind in ("bare", *series)}
             base = done["bare"]["commands_per_s"]
@@ -219,6 +226,8 @@ async def run(
                 result["load_avg_1m"] = round(os.getloadavg()[0], 2)
                 if server_args:
                     result["server_args"] = list(server_args)
+                if worker_process and kind != "bare":
+                    result["worker"] = "subprocess"
                 emit(result)
                 results.append(result)
     return results
@@ -244,6 +253,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="a dev-server dynamic config value to try (repeatable)",
     )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the case worker as an `amparo worker` subprocess (the bare worker stays here)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.steps <= len(PATH):
         parser.error(f"--steps: a case's path has {len(PATH)} step commands")
@@ -251,7 +265,16 @@ def main(argv: list[str] | None = None) -> None:
     if not set(series) <= {"client", "api"}:
         parser.error("--series: client, api or both")
     server_args = tuple(a for kv in args.dynamic_config for a in ("--dynamic-config-value", kv))
-    asyncio.run(run(args.cases, args.steps, args.rounds, series=series, server_args=server_args))
+    asyncio.run(
+        run(
+            args.cases,
+            args.steps,
+            args.rounds,
+            series=series,
+            server_args=server_args,
+            worker_process=args.worker_process,
+        )
+    )
 
 
 if __name__ == "__main__":
