@@ -43,7 +43,8 @@ def _value(member: StrEnum | None) -> str | None:
 
 def case_row(state: CaseState) -> dict[str, Any]:
     """The `cases` row of a case: list and board columns, plus the state to fold on from."""
-    open_steps = state.open_steps()
+    # A case closed with steps unfinished (lost contact, …) is neither open nor overdue.
+    open_steps = state.open_steps() if state.is_open else []
     identification = state.steps.get(Step.IDENTIFICATION)
     return {
         "case_id": state.case_id,
