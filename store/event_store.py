@@ -65,9 +65,13 @@ class EventStore:
                 raise
             raise conflict from exc
 
-    def read_stream(self, case_id: UUID) -> list[Event]:
-        """One case's events, in version order."""
-        query = select(events).where(events.c.case_id == case_id).order_by(events.c.version)
+    def read_stream(self, case_id: UUID, after_version: int = 0) -> list[Event]:
+        """One case's events after `after_version`, in version order."""
+        query = (
+            select(events)
+            .where(events.c.case_id == case_id, events.c.version > after_version)
+            .order_by(events.c.version)
+        )
         with self._engine.connect() as conn:
             return [stored_event(row) for row in conn.execute(query).mappings()]
 
