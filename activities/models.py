@@ -13,17 +13,25 @@ APPEND_EVENTS = "append_events"
 
 
 class AppendEventsInput(BaseModel):
-    """A case's next events, in version order; re-sending the same ids is a no-op."""
+    """A case's next events, in version order; re-sending the same ids is a no-op.
+
+    `catch_up`: on a version conflict, answer with the stored events from the batch's
+    first version on instead of failing, so the workflow can adopt them.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     events: list[Event]
+    catch_up: bool = False
 
 
 class AppendEventsResult(BaseModel):
+    """How many events were new; or, after a conflict, what the store already holds."""
+
     model_config = ConfigDict(frozen=True)
 
     appended: int
+    stored: list[Event] = []
 
 
 NOTIFY = "notify"

@@ -26,3 +26,17 @@ def event_id(command_id: UUID, index: int, at: datetime) -> UUID:
 def derived_id(command_id: UUID, purpose: str) -> UUID:
     """A stable id for something a command creates (a referral, a visa)."""
     return uuid5(command_id, purpose)
+
+
+# The bits of an event id that come from its command and index, not from the clock.
+_DECISION_BITS = _RANDOM_BITS & ~(0xF << 76) & ~(0x3 << 62)
+
+
+def decision_key(command_id: UUID, index: int) -> int:
+    """What the `index`-th event of `command_id` has in its id whenever it is decided."""
+    return uuid5(command_id, str(index)).int & _DECISION_BITS
+
+
+def decision_key_of(event: UUID) -> int:
+    """`decision_key` read back from a stored event id: matches a command decided again later."""
+    return event.int & _DECISION_BITS

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import CaseState, DomainError, Event, decide, evolve_all
     from domain import commands as cmd
     from domain.deadlines import due_now, next_fire_time
+    from domain.ids import decision_key, decision_key_of
     from domain.vocabulary import SYSTEM_ACTOR, CaseStatus
     from workflows import search_attributes as sa
     from workflows.contracts import CaseResult, CaseWorkflowInput, CommandResult
@@ -41,6 +42,8 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
 )
 RECENT_COMMANDS = 200  # answers kept for retried commands (carried over continue-as-new)
+ADOPTED_KEPT = 1000  # events adopted from the store, kept to answer their commands' retries
+LOCAL_APPEND = "local-append"  # patch: the append became a local activity
 APPEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -62,7 +65,11 @@ class ProtectionCaseWorkflow:
         self._input = inp
         self._state = inp.state or CaseState()
         self._outbox: list[Event] = []
-        self._stored_version = self._state.version
+        self._stored_state = self._state  # the case as the store holds it
+        # Commands whose events wait in the outbox: key -> (command, version they reach).
+        self._queued: dict[str, tuple[cmd.Command, int]] = {}
+        self._refused: dict[str, DomainError] = {}  # refused when decided again (catch-up)
+        self._adopted: dict[int, Event] = {}  # by decision key
         self._updates = 0
         self._next_fire: datetime | None = next_fire_time(self._state)
         self._attributes: list[SearchAttributeUpdate] = []
@@ -205,7 +212,8 @@ class ProtectionCaseWorkflow:
         )
 
     def _validate(self, command: cmd.Command) -> None:
-        if str(self._command_id(command)) in self._recent:
+        command_id = self._command_id(command)
+        if str(command_id) in self._recent or self._adopted_result(command_id) is not None:
             return  # a retry of a command already applied: its handler answers again
         try:
             decide(self._state, self._stamp(command))
@@ -213,74 +221,141 @@ class ProtectionCaseWorkflow:
             raise refusal(error) from None
 
     async def _handle(self, command: cmd.Command) -> CommandResult:
-        key = str(self._command_id(command))
-        result = self._recent.get(key)
-        if result is None:
-            try:
-                events = self._apply(self._stamp(command))
-            except DomainError as error:  # the state moved between validation and handling
-                raise refusal(error) from None
-            self._updates += 1
-            result = self._remember(key, events)
+        command_id = self._command_id(command)
+        key = str(command_id)
+        if key not in self._recent:
+            adopted = self._adopted_result(command_id)
+            if adopted is None:
+                try:
+                    adopted = self._apply(key, self._stamp(command))
+                except DomainError as error:  # the state moved since validation
+                    raise refusal(error) from None
+                self._updates += 1
+            self._remember(key, adopted)
         # Answer only once the events are stored: the next read shows the change.
-        await workflow.wait_condition(lambda: self._stored_version >= result.version)
-        return result
+        await workflow.wait_condition(lambda: key not in self._queued)
+        refused = self._refused.pop(key, None)
+        if refused is not None:
+            raise refusal(refused)
+        return self._recent[key]
 
-    def _remember(self, key: str, events: list[Event]) -> CommandResult:
+    def _remember(self, key: str, result: CommandResult) -> None:
         """Keep recent answers so a retried command (same id) is never applied twice.
 
         Temporal deduplicates update ids, but a worker killed mid-task can still see the
         caller's retry and the redelivered original both arrive; this is the guard.
         """
-        assert self._state.case_id is not None
-        result = CommandResult(
-            case_id=self._state.case_id,
-            version=self._state.version,
-            events=[e.type for e in events],
-        )
         self._recent[key] = result
         while len(self._recent) > RECENT_COMMANDS:
             del self._recent[next(iter(self._recent))]
-        return result
 
-    def _apply(self, command: cmd.Command) -> list[Event]:
+    def _apply(self, key: str, command: cmd.Command) -> CommandResult:
         """Decide and apply in one synchronous step; queue the events for the store."""
         events = decide(self._state, command)
         self._state = evolve_all(self._state, events)
         self._outbox.extend(events)
+        if self._state.version > self._stored_state.version:
+            self._queued[key] = (command, self._state.version)
         self._next_fire = next_fire_time(self._state)
         self._publish_attributes()
-        return events
+        assert self._state.case_id is not None
+        return CommandResult(
+            case_id=self._state.case_id,
+            version=self._state.version,
+            events=[e.type for e in events],
+        )
+
+    def _adopted_result(self, command_id: UUID) -> CommandResult | None:
+        """The answer of a command whose events were adopted from the store, if they were."""
+        found: list[Event] = []
+        while (event := self._adopted.get(decision_key(command_id, len(found)))) is not None:
+            found.append(event)
+        if not found:
+            return None
+        return CommandResult(
+            case_id=found[0].case_id, version=found[-1].version, events=[e.type for e in found]
+        )
 
     # --- storing -----------------------------------------------------------------------------
 
     async def _flush(self) -> None:
         """Store the outbox in order; retried until the store takes it (idempotent by id).
 
-        A regular activity, not a local one: it runs only after the workflow task that
-        decided the events is in the history. A local activity writes before that task
-        completes, so a worker killed in between leaves stored events that the re-run
-        task decides differently (found by the kill test: a version conflict).
+        A local activity: it runs inside the workflow task that decided the events, one
+        task per command instead of two plus an activity task. So it writes before that
+        task is in the history, and a worker killed in between leaves stored events that
+        the task's re-run decides again differently (another clock, another order). The
+        store is the truth then: the append answers with what it holds, and the workflow
+        adopts it (`_catch_up`). Runs recorded before the patch keep the regular activity.
         """
         batch = list(self._outbox)
         try:
-            await workflow.execute_activity(
-                APPEND_EVENTS,
-                AppendEventsInput(events=batch),
-                result_type=AppendEventsResult,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=APPEND_RETRY,
-            )
+            if workflow.patched(LOCAL_APPEND):
+                result = await workflow.execute_local_activity(
+                    APPEND_EVENTS,
+                    AppendEventsInput(events=batch, catch_up=True),
+                    result_type=AppendEventsResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=APPEND_RETRY,
+                )
+            else:
+                result = await workflow.execute_activity(
+                    APPEND_EVENTS,
+                    AppendEventsInput(events=batch),
+                    result_type=AppendEventsResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=APPEND_RETRY,
+                )
         except ActivityError:
             workflow.logger.error("event append failed; retrying", extra=self._log_context())
             await workflow.sleep(timedelta(seconds=30))
             return
+        if result.stored:
+            self._catch_up(result.stored)
+            return
         del self._outbox[: len(batch)]
-        self._stored_version = batch[-1].version
+        self._stored_state = evolve_all(self._stored_state, batch)
+        stored = self._stored_state.version
+        self._queued = {key: item for key, item in self._queued.items() if item[1] > stored}
         for event in batch:
             if event.type in NOTIFIED_EVENTS and workflow.patched("notify-overdue"):
                 # Cases recorded before notifications existed replay without them.
                 self._notify_about(event)
+
+    def _catch_up(self, stored: list[Event]) -> None:
+        """Adopt events the store holds but this run did not decide, then decide again.
+
+        They were decided by a lost task from the very state stored before them, so they
+        are valid; every command still waiting is decided again on top of them, or
+        answered from them when they are its own events decided earlier.
+        """
+        workflow.logger.warning(
+            "adopting events stored by a lost workflow task",
+            extra=self._log_context(count=str(len(stored))),
+        )
+        for event in stored:
+            self._adopted[decision_key_of(event.event_id)] = event
+        while len(self._adopted) > ADOPTED_KEPT:
+            del self._adopted[next(iter(self._adopted))]
+        waiting = list(self._queued.items())
+        self._queued.clear()
+        self._outbox.clear()
+        self._state = self._stored_state = evolve_all(self._stored_state, stored)
+        for key, (command, _) in waiting:
+            handled = key in self._recent  # an update waits on it; timer commands do not
+            result = self._adopted_result(command.command_id)
+            if result is None:
+                try:
+                    result = self._apply(key, command)
+                except DomainError as error:
+                    if handled:
+                        del self._recent[key]
+                        self._refused[key] = error
+                    continue
+            if handled:
+                self._recent[key] = result
+        self._next_fire = next_fire_time(self._state)
+        self._publish_attributes()
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -340,7 +415,7 @@ class ProtectionCaseWorkflow:
                 command_id=workflow.uuid4(), actor=SYSTEM_ACTOR, at=now, step=deadline.step
             )
             try:
-                self._apply(command)
+                self._apply(str(command.command_id), command)
             except DomainError as error:  # pragma: no cover - deadlines come from the state
                 workflow.logger.warning(
                     "SLA timer refused", extra=self._log_context(code=error.code)

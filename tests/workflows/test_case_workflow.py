@@ -10,6 +10,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from amparo.cases import CommandRefused
+from domain import CaseState, decide, evolve_all
 from domain import commands as cmd
 from domain.events import OverdueEscalated, StepOverdue
 from domain.vocabulary import CaseStatus, Step, StepState
@@ -99,7 +100,7 @@ async def test_full_path_from_opening_to_approved_closure(harness: CaseHarness) 
     types = assert_stream_intact(h, case_id)
     assert types[0] == "CaseOpened" and types[-1] == "CaseClosed"
     assert types.count("StepOpened") == 6
-    await save_history(h, case_id, "full_path")
+    await save_history(h, case_id, "full_path_local_append")
 
 
 async def test_shelter_overdue_at_one_day_and_escalated_at_two(harness: CaseHarness) -> None:
@@ -135,7 +136,7 @@ async def test_shelter_overdue_at_one_day_and_escalated_at_two(harness: CaseHarn
     assert abs(escalated.recorded_at - escalated.occurred_at) < timedelta(seconds=1)
     assert {overdue.actor, escalated.actor} == {"system"}
     assert_stream_intact(h, case_id)
-    await save_history(h, case_id, "overdue_escalation")
+    await save_history(h, case_id, "overdue_escalation_local_append")
 
 
 @pytest.mark.parametrize(
@@ -226,6 +227,60 @@ async def test_continue_as_new_keeps_state_and_every_event(harness: CaseHarness)
     types = assert_stream_intact(h, case_id)
     assert types.count("NoteAdded") == 8
     assert state.version == len(types)
+
+
+async def stored_by_lost_task(h: CaseHarness, case_id: uuid.UUID, command: cmd.Command) -> int:
+    """Store what a workflow task decided before its worker died: events it never recorded.
+
+    With the append a local activity, a task writes the store before Temporal records the
+    task; its re-run then decides at another moment (other event ids), or other commands.
+    """
+    state = await h.commands.current(case_id)
+    assert state.opened_at is not None
+    stamped = command.model_copy(update={"at": state.opened_at})
+    events = decide(state, stamped)
+    assert h.store.append(events) == len(events)
+    return events[-1].version
+
+
+async def test_events_stored_by_a_lost_task_are_adopted(harness: CaseHarness) -> None:
+    h = harness
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    await h.commands.open(open_cmd)
+    lost = step("identification", "complete", outcome="confirmed_victim")
+    lost_version = await stored_by_lost_task(h, case_id, lost)
+
+    # The next command meets the stored events: the workflow adopts them and decides again.
+    note = cmd.AddNote(command_id=uuid.uuid4(), actor="ana", at=NOW, text="called the shelter")
+    result = await h.commands.send(case_id, note)
+    assert result.version == lost_version + 1 and result.events == ["NoteAdded"]
+    # The lost command's own retry is answered from the adopted events, not applied again.
+    retried = await h.commands.send(case_id, lost)
+    assert retried.version == lost_version and retried.events[0] == "StepCompleted"
+
+    types = assert_stream_intact(h, case_id)
+    assert types.count("StepCompleted") == 1 and types[-1] == "NoteAdded"
+    state = await h.commands.current(case_id)
+    assert state == evolve_all(CaseState(), h.store.read_stream(case_id))
+    await h.commands.send(case_id, step("shelter", "start"))  # and the case goes on
+    assert_stream_intact(h, case_id)
+
+
+async def test_command_refused_by_adopted_events_gets_its_code(harness: CaseHarness) -> None:
+    h = harness
+    open_cmd = opening()
+    case_id = open_cmd.case_id
+    await h.commands.open(open_cmd)
+    await stored_by_lost_task(
+        h, case_id, step("identification", "complete", outcome="confirmed_victim")
+    )
+    # Valid on the workflow's view, refused once the stored events are adopted.
+    with pytest.raises(CommandRefused) as refused:
+        await h.commands.send(case_id, step("identification", "complete", outcome="not_a_victim"))
+    assert refused.value.code == "step_final"
+    types = assert_stream_intact(h, case_id)
+    assert types.count("StepCompleted") == 1
 
 
 def test_every_command_has_its_update() -> None:

@@ -20,7 +20,12 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_recorded() -> None:
-    assert {p.stem for p in HISTORIES} >= {"full_path", "overdue_escalation"}
+    assert {p.stem for p in HISTORIES} >= {
+        "full_path",
+        "overdue_escalation",
+        "full_path_local_append",
+        "overdue_escalation_local_append",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
