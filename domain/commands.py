@@ -7,7 +7,7 @@ Every command carries `command_id` (the idempotency key; event ids derive from i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
+from domain.visas import VisaPolicy
 from domain.vocabulary import (
     ClosureReason,
     ConsentScope,
@@ -22,6 +23,7 @@ from domain.vocabulary import (
     IdentificationOutcome,
     Step,
     StepAction,
+    VisaKind,
 )
 
 ShortText = Annotated[str, Field(max_length=2000)]
@@ -131,6 +133,52 @@ class EscalateOverdue(_Command):
     step: Step
 
 
+VisaNumber = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class RegisterVisa(_Command):
+    """A visa or permit the person holds, to be reminded of before it expires."""
+
+    kind: Literal["register_visa"] = "register_visa"
+    visa_kind: VisaKind
+    number: VisaNumber
+    issued_on: date
+    expires_on: date
+    policy: VisaPolicy = VisaPolicy()
+
+
+class RenewVisa(_Command):
+    kind: Literal["renew_visa"] = "renew_visa"
+    visa_id: UUID
+    expires_on: date
+    number: VisaNumber | None = None
+
+
+class CancelVisa(_Command):
+    """The visa no longer needs following: the person returned, or it was revoked."""
+
+    kind: Literal["cancel_visa"] = "cancel_visa"
+    visa_id: UUID
+    reason: ShortText
+
+
+class RecordVisaReminder(_Command):
+    """Issued by the visa's renewal workflow when a reminder falls due."""
+
+    kind: Literal["record_visa_reminder"] = "record_visa_reminder"
+    visa_id: UUID
+    expires_on: date
+    days: int = Field(ge=1)
+
+
+class RecordVisaExpiry(_Command):
+    """Issued by the visa's renewal workflow when the visa lapses unrenewed."""
+
+    kind: Literal["record_visa_expiry"] = "record_visa_expiry"
+    visa_id: UUID
+    expires_on: date
+
+
 Command = Annotated[
     OpenCase
     | AssignCase
@@ -142,6 +190,11 @@ Command = Annotated[
     | DecideClosure
     | AcknowledgeOverdue
     | RecordOverdue
-    | EscalateOverdue,
+    | EscalateOverdue
+    | RegisterVisa
+    | RenewVisa
+    | CancelVisa
+    | RecordVisaReminder
+    | RecordVisaExpiry,
     Field(discriminator="kind"),
 ]

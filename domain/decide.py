@@ -15,16 +15,19 @@ from domain import errors
 from domain import events as ev
 from domain.ids import derived_id, event_id
 from domain.state import CaseState, StepStatus
+from domain.visas import VisaStatus, alert_at, lapses_at
 from domain.vocabulary import (
     ASSISTANCE_STEPS,
     CLOSES_WITH_OPEN_STEPS,
     NOT_A_VICTIM_CLOSURE,
     CaseStatus,
+    ClosureReason,
     ConsentScope,
     IdentificationOutcome,
     Step,
     StepAction,
     StepState,
+    VisaState,
 )
 
 Draft = tuple[Any, datetime]  # an event's data and when it occurred
@@ -77,7 +80,9 @@ def _check_case(state: CaseState, command: cmd.Command) -> None:
             raise errors.CaseAlreadyOpen("this case is already open")
     elif state.status is CaseStatus.NEW:
         raise errors.CaseNotFound("no case has been opened here")
-    elif state.status is CaseStatus.CLOSED:
+    elif state.status is CaseStatus.CLOSED and not (
+        isinstance(command, VISA_AFTER_CLOSURE) and state.follows_visas
+    ):
         raise errors.CaseClosed("the case is closed and accepts no more changes")
 
 
@@ -265,8 +270,16 @@ def _decide_closure(state: CaseState, c: cmd.DecideClosure) -> list[Draft]:
     decided = (ev.ClosureDecided(approved=c.approved, note=c.note), c.effective_at)
     if not c.approved:
         return [decided]
-    _closure_blocked(state, state.closure.reason)
-    return [decided, (ev.CaseClosed(reason=state.closure.reason.value), c.effective_at)]
+    reason = state.closure.reason
+    _closure_blocked(state, reason)
+    drafts = [decided, (ev.CaseClosed(reason=reason.value), c.effective_at)]
+    if reason in CANCELS_VISAS:
+        drafts += [
+            (ev.VisaCancelled(visa_id=v.visa_id, reason=reason.value), c.effective_at)
+            for v in state.visas.values()
+            if v.live
+        ]
+    return drafts
 
 
 @_handles(cmd.AcknowledgeOverdue)
@@ -302,3 +315,109 @@ def _escalate(state: CaseState, c: cmd.EscalateOverdue) -> list[Draft]:
     if c.at < twice:
         raise errors.NotDueYet(f"step {c.step} escalates at {twice.isoformat()}")
     return [(ev.OverdueEscalated(step=c.step, escalated_at=twice), twice)]
+
+
+# --- visas and permits -------------------------------------------------------------------
+
+# A closed case keeps following the visas of a person who stays: renewals, cancellations
+# and the visa timers' reminders and expiry are still decided; nothing else is.
+VISA_AFTER_CLOSURE = (
+    cmd.RenewVisa,
+    cmd.CancelVisa,
+    cmd.RecordVisaReminder,
+    cmd.RecordVisaExpiry,
+)
+# Closures after which no visa needs following.
+CANCELS_VISAS = frozenset({ClosureReason.DECEASED})
+
+
+def _visa(state: CaseState, visa_id: Any) -> VisaStatus:
+    visa = state.visas.get(visa_id)
+    if visa is None:
+        raise errors.VisaNotFound(f"this case holds no visa {visa_id}")
+    return visa
+
+
+@_handles(cmd.RegisterVisa)
+def _register_visa(state: CaseState, c: cmd.RegisterVisa) -> list[Draft]:
+    if c.expires_on <= c.issued_on:
+        raise errors.VisaExpiryBeforeIssue("expires_on must be after issued_on")
+    if c.issued_on > c.at.date():
+        raise errors.VisaIssuedInFuture("issued_on is later than today")
+    if lapses_at(c.expires_on) <= c.at:
+        raise errors.VisaAlreadyExpired("the visa has expired already")
+    data = ev.VisaRegistered(
+        visa_id=derived_id(c.command_id, "visa"),
+        kind=c.visa_kind,
+        number=c.number,
+        issued_on=c.issued_on,
+        expires_on=c.expires_on,
+        policy=c.policy,
+    )
+    return [(data, c.effective_at)]
+
+
+@_handles(cmd.RenewVisa)
+def _renew_visa(state: CaseState, c: cmd.RenewVisa) -> list[Draft]:
+    visa = _visa(state, c.visa_id)
+    if visa.state is VisaState.CANCELLED:
+        raise errors.VisaCancelled("a cancelled visa cannot be renewed")
+    if c.expires_on <= visa.expires_on:
+        raise errors.VisaRenewalNotLater(
+            f"the new expiry must be later than {visa.expires_on.isoformat()}"
+        )
+    if lapses_at(c.expires_on) <= c.at:
+        raise errors.VisaAlreadyExpired("the new expiry date has passed already")
+    data = ev.VisaRenewed(
+        visa_id=visa.visa_id,
+        expires_on=c.expires_on,
+        previous_expires_on=visa.expires_on,
+        number=c.number,
+    )
+    return [(data, c.effective_at)]
+
+
+@_handles(cmd.CancelVisa)
+def _cancel_visa(state: CaseState, c: cmd.CancelVisa) -> list[Draft]:
+    visa = _visa(state, c.visa_id)
+    if visa.state is VisaState.CANCELLED:
+        raise errors.VisaCancelled("the visa is cancelled already")
+    if not c.reason.strip():
+        raise errors.ReasonRequired("a cancellation needs a reason")
+    return [(ev.VisaCancelled(visa_id=visa.visa_id, reason=c.reason), c.effective_at)]
+
+
+def _current_cycle(state: CaseState, visa_id: Any, expires_on: Any) -> VisaStatus:
+    """The visa an alert is about, if the alert still applies to it."""
+    visa = _visa(state, visa_id)
+    if visa.state is not VisaState.ACTIVE or visa.expires_on != expires_on:
+        raise errors.VisaAlertStale("the visa was renewed, cancelled or has expired since")
+    return visa
+
+
+@_handles(cmd.RecordVisaReminder)
+def _visa_reminder(state: CaseState, c: cmd.RecordVisaReminder) -> list[Draft]:
+    visa = _current_cycle(state, c.visa_id, c.expires_on)
+    if c.days not in visa.policy.reminder_days:
+        raise errors.VisaAlertStale(f"no reminder falls {c.days} days before expiry")
+    if visa.reminders_sent and c.days >= min(visa.reminders_sent):
+        raise errors.VisaAlertStale("this reminder, or a later one, was sent already")
+    due = alert_at(visa.expires_on, c.days, visa.policy)
+    if c.at < due:
+        raise errors.NotDueYet(f"the reminder is due at {due.isoformat()}")
+    data = ev.VisaReminderSent(
+        visa_id=visa.visa_id,
+        expires_on=visa.expires_on,
+        days=c.days,
+        to_supervisor=visa.policy.to_supervisor(c.days),
+    )
+    return [(data, c.at)]  # when it went out: on time, or at once when missed
+
+
+@_handles(cmd.RecordVisaExpiry)
+def _visa_expiry(state: CaseState, c: cmd.RecordVisaExpiry) -> list[Draft]:
+    visa = _current_cycle(state, c.visa_id, c.expires_on)
+    lapse = lapses_at(visa.expires_on)
+    if c.at < lapse:
+        raise errors.NotDueYet(f"the visa lapses at {lapse.isoformat()}")
+    return [(ev.VisaExpired(visa_id=visa.visa_id, expires_on=visa.expires_on), lapse)]

@@ -155,3 +155,45 @@ class EmptyText(DomainError):
     """The text is empty."""
 
     code = "empty_text"
+
+
+class VisaNotFound(DomainError):
+    """The case holds no visa with this id."""
+
+    code = "visa_not_found"
+
+
+class VisaExpiryBeforeIssue(DomainError):
+    """A visa expires after it is issued."""
+
+    code = "visa_expiry_before_issue"
+
+
+class VisaIssuedInFuture(DomainError):
+    """A visa is registered once issued."""
+
+    code = "visa_issued_in_future"
+
+
+class VisaAlreadyExpired(DomainError):
+    """The expiry date has passed: there is nothing left to remind of."""
+
+    code = "visa_already_expired"
+
+
+class VisaCancelled(DomainError):
+    """A cancelled visa is final: it is neither renewed nor reminded of."""
+
+    code = "visa_cancelled"
+
+
+class VisaRenewalNotLater(DomainError):
+    """A renewal extends the visa: its new expiry is later than the current one."""
+
+    code = "visa_renewal_not_later"
+
+
+class VisaAlertStale(DomainError):
+    """A timer's reminder or expiry that no longer applies (renewed, sent, cancelled)."""
+
+    code = "visa_alert_stale"

@@ -8,7 +8,7 @@ recorded after the fact and for deadlines noticed late).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,12 +16,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
+from domain.visas import VisaPolicy
 from domain.vocabulary import (
     ClosureReason,
     ConsentScope,
     CrimeType,
     IdentificationOutcome,
     Step,
+    VisaKind,
 )
 
 
@@ -135,6 +137,46 @@ class CaseClosed(_Data):
     reason: str
 
 
+class VisaRegistered(_Data):
+    type: Literal["VisaRegistered"] = "VisaRegistered"
+    visa_id: UUID
+    kind: VisaKind
+    number: str
+    issued_on: date
+    expires_on: date
+    policy: VisaPolicy
+
+
+class VisaRenewed(_Data):
+    type: Literal["VisaRenewed"] = "VisaRenewed"
+    visa_id: UUID
+    expires_on: date
+    previous_expires_on: date
+    number: str | None = None
+
+
+class VisaReminderSent(_Data):
+    """A reminder of a visa's expiry went out (`days` before it)."""
+
+    type: Literal["VisaReminderSent"] = "VisaReminderSent"
+    visa_id: UUID
+    expires_on: date
+    days: int
+    to_supervisor: bool
+
+
+class VisaExpired(_Data):
+    type: Literal["VisaExpired"] = "VisaExpired"
+    visa_id: UUID
+    expires_on: date
+
+
+class VisaCancelled(_Data):
+    type: Literal["VisaCancelled"] = "VisaCancelled"
+    visa_id: UUID
+    reason: str
+
+
 EventData = Annotated[
     CaseOpened
     | CaseAssigned
@@ -152,7 +194,12 @@ EventData = Annotated[
     | NoteAdded
     | ClosureRequested
     | ClosureDecided
-    | CaseClosed,
+    | CaseClosed
+    | VisaRegistered
+    | VisaRenewed
+    | VisaReminderSent
+    | VisaExpired
+    | VisaCancelled,
     Field(discriminator="type"),
 ]
 

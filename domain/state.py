@@ -17,6 +17,7 @@ from domain import events as ev
 from domain.commands import Consent
 from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
+from domain.visas import EXPIRY, VisaStatus
 from domain.vocabulary import (
     SYSTEM_ACTOR,
     CaseStatus,
@@ -26,6 +27,7 @@ from domain.vocabulary import (
     IdentificationOutcome,
     Step,
     StepState,
+    VisaState,
 )
 
 
@@ -93,10 +95,16 @@ class CaseState(BaseModel):
     # Wall-clock time of the last command a person gave (drives the backdating grace).
     last_recorded_at: datetime | None = None
     notes: int = 0
+    visas: dict[UUID, VisaStatus] = {}
 
     @property
     def is_open(self) -> bool:
         return self.status in (CaseStatus.OPEN, CaseStatus.CLOSURE_REQUESTED)
+
+    @property
+    def follows_visas(self) -> bool:
+        """A visa is still followed (active or expired): the case keeps its timers."""
+        return any(v.live for v in self.visas.values())
 
     def open_steps(self) -> list[StepStatus]:
         """Steps opened and not yet final, in path order."""
@@ -264,6 +272,72 @@ def _closed(state: CaseState, data: ev.CaseClosed, event: ev.Event) -> CaseState
             "closed_reason": data.reason,
             "closed_at": event.occurred_at,
         }
+    )
+
+
+def _visa(case: CaseState, visa_id: UUID, when: datetime, **changes: Any) -> CaseState:
+    visa = case.visas[visa_id].model_copy(update={"updated_at": when, **changes})
+    return case.model_copy(update={"visas": {**case.visas, visa_id: visa}})
+
+
+@_on(ev.VisaRegistered)
+def _visa_registered(state: CaseState, data: ev.VisaRegistered, event: ev.Event) -> CaseState:
+    visa = VisaStatus(
+        visa_id=data.visa_id,
+        kind=data.kind,
+        number=data.number,
+        issued_on=data.issued_on,
+        expires_on=data.expires_on,
+        policy=data.policy,
+        registered_at=event.occurred_at,
+        updated_at=event.occurred_at,
+    )
+    return state.model_copy(update={"visas": {**state.visas, data.visa_id: visa}})
+
+
+@_on(ev.VisaRenewed)
+def _visa_renewed(state: CaseState, data: ev.VisaRenewed, event: ev.Event) -> CaseState:
+    current = state.visas[data.visa_id]
+    return _visa(
+        state,
+        data.visa_id,
+        event.occurred_at,
+        expires_on=data.expires_on,
+        number=data.number or current.number,
+        state=VisaState.ACTIVE,
+        renewals=current.renewals + 1,
+        reminders_sent=(),
+        expired_at=None,
+    )
+
+
+@_on(ev.VisaReminderSent)
+def _visa_reminded(state: CaseState, data: ev.VisaReminderSent, event: ev.Event) -> CaseState:
+    sent = (*state.visas[data.visa_id].reminders_sent, data.days)
+    return _visa(state, data.visa_id, event.occurred_at, reminders_sent=sent)
+
+
+@_on(ev.VisaExpired)
+def _visa_expired(state: CaseState, data: ev.VisaExpired, event: ev.Event) -> CaseState:
+    sent = (*state.visas[data.visa_id].reminders_sent, EXPIRY)
+    return _visa(
+        state,
+        data.visa_id,
+        event.occurred_at,
+        state=VisaState.EXPIRED,
+        expired_at=event.occurred_at,
+        reminders_sent=sent,
+    )
+
+
+@_on(ev.VisaCancelled)
+def _visa_cancelled(state: CaseState, data: ev.VisaCancelled, event: ev.Event) -> CaseState:
+    return _visa(
+        state,
+        data.visa_id,
+        event.occurred_at,
+        state=VisaState.CANCELLED,
+        cancelled_reason=data.reason,
     )
 
 

@@ -86,3 +86,18 @@ class ConsentScope(StrEnum):
 
 
 SYSTEM_ACTOR = "system"
+
+
+class VisaKind(StrEnum):
+    """Visas and permits a survivor who stays may hold (CONTRACT.md)."""
+
+    WORK = "work"
+    RESIDENCE = "residence"
+    TEMPORARY_RESIDENCE = "temporary_residence"
+    HUMANITARIAN = "humanitarian"
+
+
+class VisaState(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"  # lapsed without renewal: stuck until renewed or cancelled
+    CANCELLED = "cancelled"  # final: the person left, died, or the visa was revoked

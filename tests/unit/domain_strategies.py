@@ -30,6 +30,7 @@ from domain.vocabulary import (
     Step,
     StepAction,
     StepState,
+    VisaKind,
 )
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -257,6 +258,48 @@ def _timer(state: CaseState, now: datetime) -> st.SearchStrategy[dict[str, Any]]
     )
 
 
+def _visa_id(state: CaseState) -> st.SearchStrategy[UUID]:
+    """Mostly a visa the case holds, sometimes one it does not."""
+    held = sorted(state.visas)
+    unknown = st.just(UUID(int=404))
+    return st.sampled_from(held) | st.sampled_from(held) | unknown if held else unknown
+
+
+def _expiry(state: CaseState, visa_id: UUID) -> date:
+    visa = state.visas.get(visa_id)
+    return visa.expires_on if visa else date(2030, 1, 1)
+
+
+@st.composite
+def register_visa(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, Any]:
+    issued = now.date() - timedelta(days=draw(st.integers(-5, 400)))
+    return {
+        "actor": draw(ACTORS),
+        "visa_kind": draw(st.sampled_from(VisaKind)),
+        "number": "V-1",
+        "issued_on": issued,
+        "expires_on": issued + timedelta(days=draw(st.integers(-5, 800))),
+    }
+
+
+@st.composite
+def renew_visa(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, Any]:
+    visa_id = draw(_visa_id(state))
+    days = draw(st.integers(-30, 400))
+    return {
+        "actor": draw(ACTORS),
+        "visa_id": visa_id,
+        "expires_on": _expiry(state, visa_id) + timedelta(days=days),
+    }
+
+
+@st.composite
+def visa_alert(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, Any]:
+    visa_id = draw(_visa_id(state))
+    fields = {"actor": SYSTEM_ACTOR, "visa_id": visa_id, "expires_on": _expiry(state, visa_id)}
+    return fields | {"days": draw(st.sampled_from([90, 60, 30, 7, 5]))}
+
+
 FieldsFor = Callable[[CaseState, datetime], st.SearchStrategy[dict[str, Any]]]
 FIELDS: dict[type[Any], FieldsFor] = {
     cmd.OpenCase: open_case,
@@ -277,6 +320,13 @@ FIELDS: dict[type[Any], FieldsFor] = {
     cmd.AcknowledgeOverdue: lambda s, n: _with(s, n, step=_step(s, overdue=True), note=TEXTS),
     cmd.RecordOverdue: _timer,
     cmd.EscalateOverdue: _timer,
+    cmd.RegisterVisa: register_visa,
+    cmd.RenewVisa: renew_visa,
+    cmd.CancelVisa: lambda s, n: _with(s, n, visa_id=_visa_id(s), reason=TEXTS),
+    cmd.RecordVisaReminder: visa_alert,
+    cmd.RecordVisaExpiry: lambda s, n: visa_alert(s, n).map(
+        lambda f: {k: v for k, v in f.items() if k != "days"}
+    ),
 }
 # Step actions weigh more: they are what moves a case along its path.
 KINDS = st.sampled_from([*FIELDS, *[cmd.AdvanceStep] * 5])
@@ -330,5 +380,23 @@ def one_of_each(now: datetime) -> list[Any]:
             else kind(command_id=UUID(int=9), step=step, **base)
             for kind in (cmd.AcknowledgeOverdue, cmd.RecordOverdue, cmd.EscalateOverdue)
             for step in Step
+        ),
+        cmd.RegisterVisa(
+            command_id=UUID(int=10),
+            visa_kind=VisaKind.RESIDENCE,
+            number="R-1",
+            issued_on=now.date(),
+            expires_on=now.date() + timedelta(days=365),
+            **base,
+        ),
+        cmd.RenewVisa(
+            command_id=UUID(int=11), visa_id=UUID(int=404), expires_on=now.date(), **base
+        ),
+        cmd.CancelVisa(command_id=UUID(int=12), visa_id=UUID(int=404), reason="left", **base),
+        cmd.RecordVisaReminder(
+            command_id=UUID(int=13), visa_id=UUID(int=404), expires_on=now.date(), days=7, **base
+        ),
+        cmd.RecordVisaExpiry(
+            command_id=UUID(int=14), visa_id=UUID(int=404), expires_on=now.date(), **base
         ),
     ]

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from domain import CaseState, DomainError, Event, decide, errors, evolve_all
 from domain import commands as cmd
 from domain.deadlines import deadlines, due_now, fire_time, next_fire_time
+from domain.decide import VISA_AFTER_CLOSURE
 from domain.ids import event_id
 from domain.sla import DEFAULT_SLA_DAYS, SlaPolicy
 from domain.state import StepStatus
@@ -215,13 +216,16 @@ class CaseMachine(RuleBasedStateMachine):
                 assert state.open_steps() == []
 
     @invariant()
-    def a_closed_case_accepts_nothing(self) -> None:
+    def a_closed_case_accepts_nothing_but_its_visas(self) -> None:
         state = self.case.state
         if state.status is not CaseStatus.CLOSED:
             return
         assert deadlines(state) == []
         for command in one_of_each(self.case.now):
             refusal = outcome(state, command)
+            if state.follows_visas and isinstance(command, VISA_AFTER_CLOSURE):
+                assert not isinstance(refusal, errors.CaseClosed), f"visa refused: {command}"
+                continue
             assert isinstance(refusal, closed_refusal(command)), f"closed case: {command}"
 
     @invariant()
