@@ -8,6 +8,7 @@ from amparo.keys import index_key
 from amparo.settings import Settings
 from store.event_store import EventStore
 from store.person_index import PersonIndex, PersonIndexProjector
+from store.visas import VisaProjector
 
 
 def person_index(settings: Settings) -> PersonIndex:
@@ -15,5 +16,5 @@ def person_index(settings: Settings) -> PersonIndex:
 
 
 def event_store(engine: Engine, settings: Settings) -> EventStore:
-    """The event store with the case projection and the blind index of names."""
-    return EventStore(engine, also=[PersonIndexProjector(person_index(settings))])
+    """The event store with the case projection, the blind index of names and the visas."""
+    return EventStore(engine, also=[PersonIndexProjector(person_index(settings)), VisaProjector()])

@@ -3,7 +3,8 @@
 `events` is append-only; `cases` and `case_steps` are the inline case projection;
 `projection_tracking` records how far projections that run apart from the append got.
 `users`, `tokens` and `login_failures` are the user directory (`amparo.users`);
-`notifications` is the in-app inbox (`store.notifications`).
+`notifications` is the in-app inbox (`store.notifications`); `visas` the visa projection
+(`store.visas`).
 `migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Identity,
     Index,
@@ -201,6 +203,28 @@ notifications = Table(
     Column("read_at", UTCDateTime),
     Column("email_sent_at", UTCDateTime),
     Index(None, "recipient", "read_at", "created_at"),
+)
+
+
+# The visa projection (store/visas.py): dates and states for reminders and the board.
+# Never the visa number: it is personal data, kept only in the events and the case state.
+visas = Table(
+    "visas",
+    metadata,
+    Column("visa_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("kind", CODE, nullable=False),
+    Column("state", CODE, nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("renewals", Integer, nullable=False),
+    Column("last_reminder_days", Integer),  # of the current cycle; none sent yet: NULL
+    Column("expired_at", UTCDateTime),
+    Column("cancelled_reason", Text),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "state", "expires_on"),  # "active visas expiring before …"
+    Index(None, "case_id"),
 )
 
 

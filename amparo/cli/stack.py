@@ -180,12 +180,14 @@ def projections_rebuild() -> None:
     from store.db import make_engine
     from store.person_index import PersonIndexProjector
     from store.projections import CaseProjector
+    from store.visas import VisaProjector
 
     current = settings()
     engine = make_engine(current.effective_database_url)
     with typer.progressbar(length=0, label="events") as bar:
         count = CaseProjector().rebuild(engine, progress=bar.update)
     PersonIndexProjector(person_index(current)).rebuild(engine)
+    VisaProjector().rebuild(engine)
     typer.echo(f"rebuilt from {count} events")
 
 

@@ -1,0 +1,329 @@
+"""The visa projection (`visas`) and its read side: dates and states, never a visa number.
+
+Inline: `VisaProjector.apply` folds the visa events of an append into `visas` inside the
+append's transaction, so a list read right after a command shows it. `rebuild` refolds
+every stored visa event; both paths go through `_fold`, so they cannot disagree. The visa
+number is personal data: `VisaReads.numbers` takes it from the case state, for the
+people allowed to read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from domain import Event
+from domain import events as ev
+from domain.vocabulary import VisaKind, VisaState
+from store.db import serialize_appends
+from store.schema import cases, events, stored_event, visas
+
+__all__ = ["InvalidCursor", "VisaPage", "VisaProjector", "VisaReads", "VisaSummary"]
+
+_VISA_EVENTS = (ev.VisaRegistered, ev.VisaRenewed, ev.VisaReminderSent, ev.VisaExpired,
+                ev.VisaCancelled)  # fmt: skip
+VISA_EVENT_TYPES: frozenset[str] = frozenset(
+    cls.model_fields["type"].default for cls in _VISA_EVENTS
+)
+_UPDATE = update(visas).where(visas.c.visa_id == bindparam("row_visa_id"))
+Row = dict[str, Any]
+
+
+# --- the projection ----------------------------------------------------------------------
+
+
+def _registered(event: Event, data: ev.VisaRegistered) -> Row:
+    return {
+        "visa_id": data.visa_id,
+        "case_id": event.case_id,
+        "kind": data.kind.value,
+        "state": VisaState.ACTIVE.value,
+        "issued_on": data.issued_on,
+        "expires_on": data.expires_on,
+        "renewals": 0,
+        "last_reminder_days": None,
+        "expired_at": None,
+        "cancelled_reason": None,
+        "registered_at": event.occurred_at,
+        "updated_at": event.occurred_at,
+    }
+
+
+def _changes(row: Row, data: Any, event: Event) -> Row:
+    """What a later visa event changes in its visa's row (as `domain.state` folds it)."""
+    if isinstance(data, ev.VisaRenewed):  # a new cycle: active again, no reminder yet
+        return {
+            "state": VisaState.ACTIVE.value,
+            "expires_on": data.expires_on,
+            "renewals": row["renewals"] + 1,
+            "last_reminder_days": None,
+            "expired_at": None,
+        }
+    if isinstance(data, ev.VisaReminderSent):
+        return {"last_reminder_days": data.days}
+    if isinstance(data, ev.VisaExpired):
+        return {"state": VisaState.EXPIRED.value, "expired_at": event.occurred_at}
+    assert isinstance(data, ev.VisaCancelled)
+    return {"state": VisaState.CANCELLED.value, "cancelled_reason": data.reason}
+
+
+def _fold(rows: dict[UUID, Row], event: Event) -> None:
+    """Fold one visa event into `rows` (keyed by visa id), in place."""
+    data = event.data
+    if isinstance(data, ev.VisaRegistered):
+        rows[data.visa_id] = _registered(event, data)
+        return
+    visa_id = _visa_id(event)
+    row = rows.get(visa_id)
+    if row is None:
+        # Only a table created after its visa's registration was stored lacks the row;
+        # failing the append over a read model would stop the case: `rebuild` restores it.
+        return
+    rows[visa_id] = row | _changes(row, data, event) | {"updated_at": event.occurred_at}
+
+
+def _visa_id(event: Event) -> UUID:
+    return event.data.visa_id  # type: ignore[union-attr]
+
+
+class VisaProjector:
+    """Keeps `visas` equal to the fold of every visa event (the case stream's visa part)."""
+
+    def apply(self, conn: Connection, new: Sequence[Event]) -> None:
+        """Fold the newly stored visa events of an append, in `conn`'s transaction."""
+        mine = [event for event in new if event.type in VISA_EVENT_TYPES]
+        if not mine:
+            return
+        query = select(visas).where(visas.c.visa_id.in_(list({_visa_id(e) for e in mine})))
+        before = {row["visa_id"]: dict(row) for row in conn.execute(query).mappings()}
+        after = dict(before)
+        for event in mine:
+            _fold(after, event)
+        inserts = [row for key, row in after.items() if key not in before]
+        updates = [_keyed(row) for key, row in after.items() if key in before]
+        if inserts:
+            conn.execute(insert(visas), inserts)
+        if updates:
+            conn.execute(_UPDATE, updates)
+
+    def rebuild(self, engine: Engine, batch_size: int = 10_000) -> int:
+        """Replace `visas` with the fold of every stored visa event; returns events read.
+
+        One transaction, appends waiting meanwhile, like `CaseProjector.rebuild`.
+        """
+        rows: dict[UUID, Row] = {}
+        count = 0
+        with engine.begin() as conn:
+            serialize_appends(conn)
+            conn.execute(delete(visas))
+            for event in _visa_events(conn, batch_size):
+                _fold(rows, event)
+                count += 1
+            for part in _chunks(rows.values(), batch_size):
+                conn.execute(insert(visas), part)
+        return count
+
+
+def _keyed(row: Row) -> Row:
+    keyed = dict(row)
+    keyed["row_visa_id"] = keyed.pop("visa_id")
+    return keyed
+
+
+def _visa_events(conn: Connection, size: int) -> Iterator[Event]:
+    """Every stored visa event in log order, read page by page."""
+    after = 0
+    kinds = sorted(VISA_EVENT_TYPES)
+    while True:
+        query = (
+            select(events)
+            .where(events.c.position > after, events.c.type.in_(kinds))
+            .order_by(events.c.position)
+            .limit(size)
+        )
+        page = conn.execute(query).mappings().all()
+        if not page:
+            return
+        yield from (stored_event(row) for row in page)
+        after = page[-1]["position"]
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    source = iter(rows)
+    while part := list(islice(source, max(size, 1))):
+        yield part
+
+
+# --- the read side -------------------------------------------------------------------------
+
+
+class VisaSummary(BaseModel):
+    """A visa as lists show it, with its case's caseworker and institution (no number)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visa_id: UUID
+    case_id: UUID
+    kind: VisaKind
+    state: VisaState
+    issued_on: date
+    expires_on: date
+    renewals: int
+    last_reminder_days: int | None
+    expired_at: datetime | None
+    cancelled_reason: str | None
+    registered_at: datetime
+    updated_at: datetime
+    assigned_to: str | None
+    institution: str | None
+
+
+class VisaPage(BaseModel):
+    """One page of visas, soonest expiry first; `next_cursor` None on the last page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[VisaSummary, ...]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not one this module made."""
+
+
+_COLUMNS = (*visas.c, cases.c.assigned_to, cases.c.institution)
+_JOINED = visas.join(cases, cases.c.case_id == visas.c.case_id)
+
+
+class VisaReads:
+    """Queries behind the visa screens, over `visas` joined to `cases` for scope."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, visa_id: UUID) -> VisaSummary | None:
+        """One visa, or None if no such visa was registered."""
+        found = self._summaries(select(*_COLUMNS).select_from(_JOINED).where(
+            visas.c.visa_id == visa_id))  # fmt: skip
+        return found[0] if found else None
+
+    def list(
+        self,
+        today: date,
+        *,
+        expiring_within_days: int | None = None,
+        case_id: UUID | None = None,
+        state: VisaState | None = None,
+        assigned_to: str | None = None,
+        institution: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> VisaPage:
+        """Visas soonest expiry first, filtered.
+
+        `expiring_within_days` keeps active visas whose expiry date is at most that many
+        days after `today` (an active visa past its date is about to be recorded expired:
+        it stays in); `assigned_to` and `institution` scope a caseworker's or a
+        supervisor's view through the visa's case.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = _filtered(today, expiring_within_days, case_id, state, assigned_to, institution)
+        if cursor is not None:
+            query = query.where(_after(*_decode(cursor)))
+        query = query.order_by(visas.c.expires_on, visas.c.visa_id).limit(limit + 1)
+        found = self._summaries(query)
+        if len(found) <= limit:
+            return VisaPage(items=tuple(found))
+        items = found[:limit]
+        return VisaPage(items=tuple(items), next_cursor=_encode(items[-1]))
+
+    def numbers(self, visa_ids: Collection[tuple[UUID, UUID]]) -> dict[UUID, str]:
+        """The numbers of (case_id, visa_id) pairs, from their cases' states.
+
+        Personal data: only for those allowed to read the case's person.
+        """
+        case_ids = {case_id for case_id, _ in visa_ids}
+        if not case_ids:
+            return {}
+        query = select(cases.c.state).where(cases.c.case_id.in_(builtins.list(case_ids)))
+        with self._engine.connect() as conn:
+            states = conn.execute(query).scalars().all()
+        held = {
+            UUID(key): visa["number"]
+            for state in states
+            for key, visa in (state.get("visas") or {}).items()
+        }
+        return {visa_id: held[visa_id] for _, visa_id in visa_ids if visa_id in held}
+
+    def _summaries(self, query: Select[Any]) -> builtins.list[VisaSummary]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [VisaSummary.model_validate(dict(row)) for row in rows]
+
+
+def _filtered(
+    today: date,
+    within_days: int | None,
+    case_id: UUID | None,
+    state: VisaState | None,
+    assigned_to: str | None,
+    institution: str | None,
+) -> Select[Any]:
+    query = select(*_COLUMNS).select_from(_JOINED)
+    equal: dict[Any, object] = {
+        visas.c.case_id: case_id,
+        visas.c.state: state.value if state else None,
+        cases.c.assigned_to: assigned_to,
+        cases.c.institution: institution,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    if within_days is not None:
+        query = query.where(
+            visas.c.state == VisaState.ACTIVE.value,
+            visas.c.expires_on <= today + timedelta(days=within_days),
+        )
+    return query
+
+
+def _after(expires_on: date, visa_id: UUID) -> Any:
+    """Rows after the cursor's in (expires_on, visa_id) order."""
+    return or_(
+        visas.c.expires_on > expires_on,
+        and_(visas.c.expires_on == expires_on, visas.c.visa_id > visa_id),
+    )
+
+
+def _encode(last: VisaSummary) -> str:
+    payload = {"expires_on": last.expires_on.isoformat(), "visa_id": str(last.visa_id)}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[date, UUID]:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return date.fromisoformat(payload["expires_on"]), UUID(payload["visa_id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("not a cursor from a previous page") from exc
