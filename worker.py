@@ -25,10 +25,11 @@ from store.deliveries import DeliveryHealth
 from store.event_store import EventStore
 from store.notifications import Inbox
 from workflows.case import ProtectionCaseWorkflow
+from workflows.visa import VisaRenewalWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [ProtectionCaseWorkflow]
+WORKFLOWS = [ProtectionCaseWorkflow, VisaRenewalWorkflow]
 
 # Pass our pure model packages through the sandbox: re-importing them per workflow run
 # costs time and memory and buys nothing (they hold no global mutable state).
@@ -44,12 +45,18 @@ SANDBOX = SandboxedWorkflowRunner(
 
 
 def build_worker(
-    client: Client, settings: Settings, store: EventStore, *, engine: Engine | None = None
+    client: Client,
+    settings: Settings,
+    store: EventStore,
+    *,
+    engine: Engine | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker for case workflows, with the event store behind its append activity.
 
     `engine` is the database of the inbox and the user directory the notify activity
-    uses (default: a new engine on the configured database).
+    uses (default: a new engine on the configured database). With `max_cached_workflows`
+    0 every task replays its history: a worker that remembers nothing between tasks.
     """
     temporal_context_as_fields()
     events = EventActivities(store)
@@ -61,6 +68,7 @@ def build_worker(
         activities=[events.append_events, notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=SANDBOX,
+        max_cached_workflows=max_cached_workflows,
         # A crashed worker's cached cases move to another worker after this, not 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )

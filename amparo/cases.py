@@ -36,6 +36,9 @@ PersonCommand = (
     | cmd.RequestClosure
     | cmd.DecideClosure
     | cmd.AcknowledgeOverdue
+    | cmd.RegisterVisa
+    | cmd.RenewVisa
+    | cmd.CancelVisa
 )
 
 

@@ -7,7 +7,7 @@ the command id). A refusal raises a `DomainError` and decides nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain import commands as cmd
@@ -398,11 +398,17 @@ def _current_cycle(state: CaseState, visa_id: Any, expires_on: Any) -> VisaStatu
 @_handles(cmd.RecordVisaReminder)
 def _visa_reminder(state: CaseState, c: cmd.RecordVisaReminder) -> list[Draft]:
     visa = _current_cycle(state, c.visa_id, c.expires_on)
-    if c.days not in visa.policy.reminder_days:
+    catch_up = c.days not in visa.policy.reminder_days
+    if catch_up and visa.reminders_sent:  # only a cycle's first reminder may catch up
         raise errors.VisaAlertStale(f"no reminder falls {c.days} days before expiry")
     if visa.reminders_sent and c.days >= min(visa.reminders_sent):
         raise errors.VisaAlertStale("this reminder, or a later one, was sent already")
-    due = alert_at(visa.expires_on, c.days, visa.policy)
+    # A catch-up is due from the start of the day it counts from.
+    due = (
+        lapses_at(visa.expires_on) - timedelta(days=c.days + 1)
+        if catch_up
+        else alert_at(visa.expires_on, c.days, visa.policy)
+    )
     if c.at < due:
         raise errors.NotDueYet(f"the reminder is due at {due.isoformat()}")
     data = ev.VisaReminderSent(

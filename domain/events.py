@@ -203,6 +203,8 @@ EventData = Annotated[
     Field(discriminator="type"),
 ]
 
+VISA_EVENTS = (VisaRegistered, VisaRenewed, VisaReminderSent, VisaExpired, VisaCancelled)
+
 _DATA_ADAPTER: TypeAdapter[EventData] = TypeAdapter(EventData)
 EVENT_TYPES: frozenset[str] = frozenset(
     cls.model_fields["type"].default for cls in _Data.__subclasses__()

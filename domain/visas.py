@@ -3,9 +3,9 @@
 A visa is valid through its expiry date; it lapses at the start of the next day (UTC).
 Reminders fall `reminder_days` before the expiry date at `hour_utc`, to the caseworker,
 and to the supervisor too from `supervisor_within_days` on; the expiry itself notifies
-both. A visa registered late gets the reminders still ahead plus, at once, the latest
-one already missed. Each reminder is recorded once per cycle (expiry date): a renewal
-starts a new cycle.
+both. A visa registered late gets the reminders still ahead plus, at once, one catch-up
+reminder counting the days left (past dates are not reminded of late). Each reminder is
+recorded once per cycle (expiry date): a renewal starts a new cycle.
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ def schedule(
 ) -> list[VisaAlert]:
     """The alerts of a cycle still to give from `now`, in time order.
 
-    Reminders already past collapse into one, due now: the latest missed (fewest days),
-    unless it or a later one was sent. The expiry alert always comes last.
+    Reminders whose date has passed are not sent late; instead, if none of this cycle
+    went out yet, one catch-up reminder goes now, counting the days actually left. The
+    expiry alert always comes last.
     """
     if lapses_at(expires_on) <= now:  # lapsed already: only the expiry is left to tell
         return [] if EXPIRY in sent else [VisaAlert(days=EXPIRY, at=now)]
@@ -101,8 +102,12 @@ def schedule(
         VisaAlert(days=d, at=reminder_at(expires_on, d, policy)) for d in policy.reminder_days
     ]
     ahead = [a for a in alerts if a.at > now and a.days not in sent]
-    missed = [a for a in alerts if a.at <= now]
-    latest_sent = min(sent, default=None)
-    if missed and (latest_sent is None or missed[-1].days < latest_sent):
-        ahead.insert(0, VisaAlert(days=missed[-1].days, at=now))
+    missed = any(a.at <= now for a in alerts)
+    if missed and not sent:
+        ahead.insert(0, VisaAlert(days=days_left(expires_on, now), at=now))
     return [*ahead, VisaAlert(days=EXPIRY, at=lapses_at(expires_on))]
+
+
+def days_left(expires_on: date, now: datetime) -> int:
+    """Whole days from `now` to the expiry date, at least 1 (0 means the expiry itself)."""
+    return max(1, (expires_on - now.astimezone(UTC).date()).days)

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
@@ -28,11 +29,20 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain import CaseState, DomainError, Event, decide, evolve_all
     from domain import commands as cmd
+    from domain import events as ev
     from domain.deadlines import due_now, next_fire_time
     from domain.ids import decision_key, decision_key_of
     from domain.vocabulary import SYSTEM_ACTOR, CaseStatus
     from workflows import search_attributes as sa
-    from workflows.contracts import CaseResult, CaseWorkflowInput, CommandResult
+    from workflows.contracts import (
+        CaseResult,
+        CaseWorkflowInput,
+        CommandResult,
+        VisaDue,
+        VisaWorkflowInput,
+        visa_workflow_id,
+    )
+    from workflows.visa import VISA_DUE_SIGNAL, VisaRenewalWorkflow
 
 # Events that people must hear about, and the kind of notification each becomes.
 NOTIFIED_EVENTS = {"StepOverdue": "step_overdue", "OverdueEscalated": "step_escalated"}
@@ -75,6 +85,7 @@ class ProtectionCaseWorkflow:
         self._attributes: list[SearchAttributeUpdate] = []
         self._recent: dict[str, CommandResult] = dict(inp.recent_commands)
         self._notices: dict[str, NotifyInput] = {}
+        self._visa_calls = 0  # visa workflows being started or signalled
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseResult:
@@ -95,7 +106,10 @@ class ProtectionCaseWorkflow:
                 return self._result()
             else:
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() or bool(self._outbox)
+                    lambda: (
+                        (workflow.all_handlers_finished() and not self._visa_calls)
+                        or bool(self._outbox)
+                    )
                 )
                 if not self._outbox:
                     workflow.continue_as_new(self._carry_over())
@@ -192,6 +206,51 @@ class ProtectionCaseWorkflow:
     @acknowledge_overdue.validator
     def _validate_acknowledge_overdue(self, command: cmd.AcknowledgeOverdue) -> None:
         self._validate(command)
+
+    @workflow.update
+    async def register_visa(self, command: cmd.RegisterVisa) -> CommandResult:
+        return await self._handle(command)
+
+    @register_visa.validator
+    def _validate_register_visa(self, command: cmd.RegisterVisa) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def renew_visa(self, command: cmd.RenewVisa) -> CommandResult:
+        return await self._handle(command)
+
+    @renew_visa.validator
+    def _validate_renew_visa(self, command: cmd.RenewVisa) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def cancel_visa(self, command: cmd.CancelVisa) -> CommandResult:
+        return await self._handle(command)
+
+    @cancel_visa.validator
+    def _validate_cancel_visa(self, command: cmd.CancelVisa) -> None:
+        self._validate(command)
+
+    # --- signals from the case's visa workflows ------------------------------------------
+
+    @workflow.signal(name=VISA_DUE_SIGNAL)
+    def visa_due(self, alert: VisaDue) -> None:
+        """A visa timer fired: record the reminder or expiry, if it still applies."""
+        command_id = uuid5(alert.visa_id, f"{alert.expires_on.isoformat()}:{alert.days}")
+        base = {"command_id": command_id, "actor": SYSTEM_ACTOR, "at": workflow.now()}
+        command: cmd.Command
+        if alert.days == 0:
+            command = cmd.RecordVisaExpiry(
+                visa_id=alert.visa_id, expires_on=alert.expires_on, **base
+            )
+        else:
+            command = cmd.RecordVisaReminder(
+                visa_id=alert.visa_id, expires_on=alert.expires_on, days=alert.days, **base
+            )
+        try:
+            self._apply(str(command_id), command)
+        except DomainError as error:  # renewed, cancelled or sent since: nothing to tell
+            workflow.logger.info("visa alert stale", extra=self._log_context(code=error.code))
 
     # --- deciding --------------------------------------------------------------------------
 
@@ -317,10 +376,17 @@ class ProtectionCaseWorkflow:
         self._stored_state = evolve_all(self._stored_state, batch)
         stored = self._stored_state.version
         self._queued = {key: item for key, item in self._queued.items() if item[1] > stored}
-        for event in batch:
-            if event.type in NOTIFIED_EVENTS and workflow.patched("notify-overdue"):
-                # Cases recorded before notifications existed replay without them.
-                self._notify_about(event)
+        self._after_stored(batch)
+
+    def _after_stored(self, stored: list[Event]) -> None:
+        """What stored events set off: notifications, and the visa workflows' lives."""
+        for event in stored:
+            if event.type in NOTIFIED_EVENTS:
+                if workflow.patched("notify-overdue"):
+                    # Cases recorded before notifications existed replay without them.
+                    self._notify_about(event)
+            elif isinstance(event.data, ev.VISA_EVENTS):
+                self._follow_visa(event)
 
     def _catch_up(self, stored: list[Event]) -> None:
         """Adopt events the store holds but this run did not decide, then decide again.
@@ -341,6 +407,7 @@ class ProtectionCaseWorkflow:
         self._queued.clear()
         self._outbox.clear()
         self._state = self._stored_state = evolve_all(self._stored_state, stored)
+        self._after_stored(stored)
         for key, (command, _) in waiting:
             handled = key in self._recent  # an update waits on it; timer commands do not
             result = self._adopted_result(command.command_id)
@@ -356,6 +423,80 @@ class ProtectionCaseWorkflow:
                 self._recent[key] = result
         self._next_fire = next_fire_time(self._state)
         self._publish_attributes()
+
+    # --- visas --------------------------------------------------------------------------------
+
+    def _follow_visa(self, event: Event) -> None:
+        """Start, move on or stop the visa's own workflow; notify its reminders and expiry."""
+        data = event.data
+        if isinstance(data, ev.VisaRegistered):
+            inp = VisaWorkflowInput(
+                visa_id=data.visa_id,
+                case_id=event.case_id,
+                expires_on=data.expires_on,
+                policy=data.policy,
+                sent=self._state.visas[data.visa_id].reminders_sent,
+            )
+            self._visa_call(self._start_visa_workflow(inp))
+        elif isinstance(data, ev.VisaRenewed):
+            self._visa_call(self._signal_visa(data.visa_id, "renewed", data.expires_on))
+        elif isinstance(data, ev.VisaCancelled):
+            self._visa_call(self._signal_visa(data.visa_id, "cancelled"))
+        elif isinstance(data, ev.VisaReminderSent | ev.VisaExpired):
+            self._notify_visa(event, data)
+
+    def _visa_call(self, call: Any) -> None:
+        self._visa_calls += 1
+        task = asyncio.ensure_future(call)
+        task.add_done_callback(lambda _: self._visa_done())
+
+    def _visa_done(self) -> None:
+        self._visa_calls -= 1
+
+    async def _start_visa_workflow(self, inp: VisaWorkflowInput) -> None:
+        try:
+            await workflow.start_child_workflow(
+                VisaRenewalWorkflow.run,
+                inp,
+                id=visa_workflow_id(inp.visa_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except Exception as error:  # already started (adopted events): it runs, all is well
+            workflow.logger.warning(
+                "visa workflow not started", extra=self._log_context(error=type(error).__name__)
+            )
+
+    async def _signal_visa(self, visa_id: UUID, signal: str, *args: Any) -> None:
+        handle = workflow.get_external_workflow_handle(visa_workflow_id(visa_id))
+        try:
+            await handle.signal(signal, *args)
+        except Exception as error:  # it ended (cancelled): nothing left to move on
+            workflow.logger.warning(
+                "visa workflow not signalled", extra=self._log_context(error=type(error).__name__)
+            )
+
+    def _notify_visa(self, event: Event, data: ev.VisaReminderSent | ev.VisaExpired) -> None:
+        visa = self._state.visas[data.visa_id]
+        params = {
+            "visa_id": str(data.visa_id),
+            "visa_kind": visa.kind.value,
+            "expires_on": data.expires_on.isoformat(),
+        }
+        supervisors = True
+        kind = "visa_expired"
+        if isinstance(data, ev.VisaReminderSent):
+            kind, supervisors = "visa_expiring", data.to_supervisor
+            params["days"] = str(data.days)
+        self._start_notice(
+            NotifyInput(
+                notification_id=uuid5(event.event_id, "notify"),
+                case_id=event.case_id,
+                kind=kind,
+                params=params,
+                to_users=[self._state.assigned_to] if self._state.assigned_to else [],
+                to_supervisors_of=self._state.institution if supervisors else None,
+            )
+        )
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -429,6 +570,8 @@ class ProtectionCaseWorkflow:
     def _finished(self) -> bool:
         return (
             self._state.status is CaseStatus.CLOSED
+            and not self._state.follows_visas
+            and not self._visa_calls
             and not self._outbox
             and not self._notices
             and workflow.all_handlers_finished()

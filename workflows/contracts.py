@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.models import NotifyInput
 from domain.state import CaseState
+from domain.visas import VisaPolicy
 
 
 def case_workflow_id(case_id: UUID) -> str:
@@ -52,3 +54,29 @@ class CaseResult(BaseModel):
     case_id: UUID
     status: str
     version: int
+
+
+def visa_workflow_id(visa_id: UUID) -> str:
+    return f"visa-{visa_id}"
+
+
+class VisaWorkflowInput(BaseModel):
+    """Follows one visa's cycle (its expiry date); a renewal continues as new with the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visa_id: UUID
+    case_id: UUID
+    expires_on: date
+    policy: VisaPolicy = VisaPolicy()
+    sent: tuple[int, ...] = ()  # alerts of this cycle already given (a late registration)
+
+
+class VisaDue(BaseModel):
+    """A visa timer's alert, signalled to the case: a reminder (`days` > 0) or the expiry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visa_id: UUID
+    expires_on: date
+    days: int

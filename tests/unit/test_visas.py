@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
@@ -15,6 +15,7 @@ from tests.unit.domain_strategies import DAY, T0, Case, identified
 
 POLICY = VisaPolicy()
 EXPIRES = date(2026, 3, 3)  # a year after T0
+TWENTY_DAYS_AHEAD = datetime.combine(EXPIRES - timedelta(days=20), time(10), tzinfo=UTC)
 
 
 def with_visa(expires_on: date = EXPIRES, **kwargs: object) -> tuple[Case, object]:
@@ -49,20 +50,24 @@ class TestSchedule:
         assert alerts[0].at == datetime(2025, 12, 3, 14, tzinfo=UTC)  # 90 days, 14:00 UTC
         assert alerts[-1].at == datetime(2026, 3, 4, tzinfo=UTC)  # valid through its date
 
-    def test_registered_twenty_days_ahead_gets_the_missed_one_at_once_and_the_rest(self) -> None:
-        now = lapses_at(EXPIRES) - 20 * DAY
+    def test_registered_twenty_days_ahead_gets_one_at_once_and_those_ahead(self) -> None:
+        now = TWENTY_DAYS_AHEAD
         alerts = schedule(EXPIRES, POLICY, now)
         assert [(a.days, a.at) for a in alerts] == [
-            (30, now),
+            (20, now),  # a catch-up: the 90, 60 and 30-day dates have passed
             (7, alert_at(EXPIRES, 7, POLICY)),
             (EXPIRY, lapses_at(EXPIRES)),
         ]
 
     def test_what_was_sent_is_not_sent_again(self) -> None:
-        now = lapses_at(EXPIRES) - 20 * DAY
-        assert [a.days for a in schedule(EXPIRES, POLICY, now, sent=(30,))] == [7, EXPIRY]
+        now = TWENTY_DAYS_AHEAD
+        assert [a.days for a in schedule(EXPIRES, POLICY, now, sent=(20,))] == [7, EXPIRY]
         later = alert_at(EXPIRES, 7, POLICY) + timedelta(hours=1)
         assert [a.days for a in schedule(EXPIRES, POLICY, later, sent=(7,))] == [EXPIRY]
+
+    def test_a_visa_expiring_today_counts_one_day_left(self) -> None:
+        now = lapses_at(EXPIRES) - timedelta(hours=2)
+        assert [a.days for a in schedule(EXPIRES, POLICY, now)] == [1, EXPIRY]
 
     def test_a_lapsed_visa_has_only_its_expiry_left(self) -> None:
         now = lapses_at(EXPIRES) + DAY
@@ -187,7 +192,12 @@ class TestAlerts:
         case.now = alert_at(EXPIRES, 7, POLICY)
         (event,) = remind(case, visa_id, 7)
         assert event.data.to_supervisor is True  # type: ignore[attr-defined]
-        # An earlier reminder after a later one is stale (a delayed timer).
+        # An earlier reminder after a later one is stale (a delayed timer), and a catch-up
+        # comes only first.
+        catch_up = case.refused(
+            cmd.RecordVisaReminder, visa_id=visa_id, expires_on=EXPIRES, days=3, actor="system"
+        )
+        assert isinstance(catch_up, errors.VisaAlertStale)
         stale = case.refused(
             cmd.RecordVisaReminder, visa_id=visa_id, expires_on=EXPIRES, days=30, actor="system"
         )
@@ -209,6 +219,26 @@ class TestAlerts:
             cmd.RecordVisaExpiry, visa_id=visa_id, expires_on=EXPIRES, actor=SYSTEM_ACTOR
         )
         assert isinstance(twice, errors.VisaAlertStale)
+
+    def test_a_late_registration_catches_up_once(self) -> None:
+        case = identified()
+        case.now = TWENTY_DAYS_AHEAD
+        (registered,) = case.do(
+            cmd.RegisterVisa,
+            visa_kind=VisaKind.WORK,
+            number="W-9",
+            issued_on=T0.date(),
+            expires_on=EXPIRES,
+        )
+        visa_id = registered.data.visa_id  # type: ignore[union-attr]
+        (event,) = remind(case, visa_id, 20)
+        assert event.occurred_at == case.now and not event.data.to_supervisor  # type: ignore[attr-defined]
+        assert isinstance(
+            case.refused(
+                cmd.RecordVisaReminder, visa_id=visa_id, expires_on=EXPIRES, days=30, actor="x"
+            ),
+            errors.VisaAlertStale,
+        )
 
 
 class TestClosure:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -28,7 +28,7 @@ from store.event_store import EventStore
 from store.migrate import upgrade
 from worker import build_worker
 from workflows import search_attributes as sa
-from workflows.contracts import CommandResult, case_workflow_id
+from workflows.contracts import CommandResult, case_workflow_id, visa_workflow_id
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
@@ -57,8 +57,9 @@ class CaseHarness:
     env: WorkflowEnvironment
     store: EventStore
     engine: Engine
-    commands: CaseCommands
+    commands: TrackedCommands
     task_queue: str
+    worker_stop: Callable[[], Awaitable[None]]  # the test then ends its cases itself
 
 
 @pytest.fixture
@@ -69,9 +70,20 @@ async def harness(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[
     store = event_store(engine, Settings(data_dir=tmp_path))
     settings = Settings(task_queue=f"tq-{uuid.uuid4()}", database_url=url)
     commands = TrackedCommands(ts_env.client, task_queue=settings.task_queue)
-    async with build_worker(ts_env.client, settings, store, engine=engine):
-        yield CaseHarness(ts_env, store, engine, commands, settings.task_queue)
-        await commands.terminate_all()
+    async with contextlib.AsyncExitStack() as worker:
+        await worker.enter_async_context(
+            build_worker(ts_env.client, settings, store, engine=engine)
+        )
+        stopped = False
+
+        async def worker_stop() -> None:
+            nonlocal stopped
+            stopped = True
+            await worker.aclose()
+
+        yield CaseHarness(ts_env, store, engine, commands, settings.task_queue, worker_stop)
+        if not stopped:
+            await commands.terminate_all()
     engine.dispose()
 
 
@@ -93,5 +105,12 @@ class TrackedCommands(CaseCommands):
 
     async def terminate_all(self) -> None:
         for case_id in self.opened:
+            with contextlib.suppress(Exception):
+                state = await self.current(case_id)
+                for visa_id in state.visas:  # visa workflows outlive their case's run
+                    with contextlib.suppress(RPCError):
+                        await self._client_.get_workflow_handle(
+                            visa_workflow_id(visa_id)
+                        ).terminate()
             with contextlib.suppress(RPCError):
                 await self._client_.get_workflow_handle(case_workflow_id(case_id)).terminate()
