@@ -22,7 +22,7 @@ from amparo.cases import CaseCommands, CommandPending, CommandRefused
 from domain import commands as cmd
 from domain.person import ExploitationType, LabourIndustry, MeansOfControl, Person, VictimContext
 from domain.sla import SlaPolicy
-from domain.vocabulary import CrimeType
+from domain.vocabulary import CrimeType, VisaKind
 from workflows.contracts import CommandResult
 
 DEMO_NAMESPACE = uuid.UUID("5f0c2a52-6a57-4d55-9a59-2f0d7b1d2017")
@@ -93,6 +93,15 @@ STAGES = ["closed"] * 12 + [
     "return_reintegration",
     "closure_requested",
 ]
+
+
+# People still on their path today hold a visa or permit; some expire within weeks.
+VISA_STAGES = {"legal", "documentation", "return_reintegration"}
+VISA_KINDS = {
+    CrimeType.TRAFFICKING: [VisaKind.RESIDENCE, VisaKind.HUMANITARIAN],
+    CrimeType.SMUGGLING: [VisaKind.WORK, VisaKind.TEMPORARY_RESIDENCE],
+}
+VISA_DAYS_LEFT = [9, 16, 23, 28, 45, 75, 150, 240, 330]
 
 
 @dataclass
@@ -186,6 +195,8 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
     outcome = "confirmed_victim" if crime is CrimeType.TRAFFICKING else "smuggled_person"
     step("identification", "complete", rng.uniform(0.5, 3), outcome=outcome)
     _assistance(rng, step, crime, stage, opening.consent.data_sharing, clock)
+    if stage in VISA_STAGES:
+        plan.commands += _visas(index, crime, caseworker, ids, now)
     if stage in ("closed", "closure_requested"):
         plan.commands.append(
             cmd.RequestClosure(
@@ -239,6 +250,29 @@ def _assistance(
         if sharing:
             step(name, "refer", rng.uniform(0.2, 3), institution=REFER_TO[name])
         step(name, "complete", rng.uniform(5, 60), note="Seguimiento registrado.")
+
+
+def _visas(
+    index: int, crime: CrimeType, caseworker: str, ids: _Ids, now: datetime
+) -> list[cmd.RegisterVisa]:
+    """Most people still on their path hold a one-year visa, registered today (late: the
+    reminders already passed are caught up by one, at once, in the caseworker's inbox)."""
+    rng = random.Random(f"visa-{index}")  # its own draws: the cases stay as they were
+    if rng.random() < 0.3:
+        return []
+    expires = now.date() + timedelta(days=rng.choice(VISA_DAYS_LEFT))
+    kind = rng.choice(VISA_KINDS[crime])
+    return [
+        cmd.RegisterVisa(
+            command_id=ids.next(),
+            actor=caseworker,
+            at=now,
+            visa_kind=kind,
+            number=f"{kind.value[:3].upper()}-{expires.year}-{index:04d}",
+            issued_on=expires - timedelta(days=365),
+            expires_on=expires,
+        )
+    ]
 
 
 def _stepper(
