@@ -25,6 +25,8 @@ def test_histories_are_recorded() -> None:
         "overdue_escalation",
         "full_path_local_append",
         "overdue_escalation_local_append",
+        "case_with_visa",
+        "visa_renewal",
     }
 
 

@@ -19,7 +19,14 @@ from domain.visas import VisaPolicy, alert_at, lapses_at
 from domain.vocabulary import VisaKind, VisaState
 from store.notifications import Inbox
 from tests.workflows.conftest import CaseHarness
-from tests.workflows.test_case_workflow import NOW, assert_stream_intact, opening, step
+from tests.workflows.test_case_workflow import (
+    HISTORIES,
+    NOW,
+    assert_stream_intact,
+    opening,
+    save_history,
+    step,
+)
 from worker import build_worker
 from workflows.contracts import visa_workflow_id
 
@@ -141,7 +148,7 @@ async def test_late_registration_gets_one_reminder_now_and_those_ahead(
     inbox = team(h)
     now = await h.env.get_current_time()
     expires = (now + timedelta(days=20)).date()
-    case_id, _ = await open_case_with_visa(h, expires)
+    case_id, visa_id = await open_case_with_visa(h, expires)
     left = str((expires - now.date()).days)
     await eventually(
         lambda: visa_notices(inbox, "ana") == [("visa_expiring", expires.isoformat(), left)],
@@ -153,6 +160,11 @@ async def test_late_registration_gets_one_reminder_now_and_those_ahead(
     sent = [e.data for e in h.store.read_stream(case_id) if e.type == "VisaReminderSent"]
     assert sorted(d.days for d in sent) == sorted([7, int(left)])  # type: ignore[union-attr]
     assert not {90, 60, 30} & {d.days for d in sent}  # type: ignore[union-attr]
+    await save_history(h, case_id, "case_with_visa")
+    visa = await h.env.client.get_workflow_handle(visa_workflow_id(visa_id)).fetch_history()
+    target = HISTORIES / "visa_renewal.json"
+    if not target.exists():
+        target.write_text(visa.to_json())
 
 
 async def test_worker_lost_between_reminders_misses_and_doubles_nothing(
