@@ -65,8 +65,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Closure decided: case {case_id}", "Decision: {decision}."),
     },
     "visa_expiring": {
-        "es": ("Visa por vencer: caso {case_id}", "La visa {visa_kind} vence el {expires_on}."),
-        "en": ("Visa expiring: case {case_id}", "The {visa_kind} visa expires on {expires_on}."),
+        "es": (
+            "Visa por vencer: caso {case_id}",
+            "La visa {visa_kind} vence el {expires_on} (en {days} días).",
+        ),
+        "en": (
+            "Visa expiring: case {case_id}",
+            "The {visa_kind} visa expires on {expires_on} (in {days} days).",
+        ),
     },
     "visa_expired": {
         "es": ("Visa vencida: caso {case_id}", "La visa {visa_kind} venció el {expires_on}."),
