@@ -26,6 +26,16 @@ def can_see(user: User, case: CaseSummary) -> bool:
     return False
 
 
+def reads_person(user: User, assigned_to: str | None, institution: str | None) -> bool:
+    """Whether `user` may read the personal data (the person, a visa's number) of a case
+    assigned to `assigned_to` in `institution`: its caseworker and its supervisors."""
+    if user.role is Role.CASEWORKER:
+        return assigned_to == user.username
+    if user.role is Role.SUPERVISOR:
+        return institution is not None and institution == user.institution
+    return False
+
+
 def list_scope(user: User) -> dict[str, Any]:
     """The filters that limit a case list to what `user` may see."""
     if user.role is Role.CASEWORKER:

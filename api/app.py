@@ -15,7 +15,7 @@ from amparo.wiring import person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routers import auth, cases, health, notifications, supervision
+from api.routers import auth, cases, health, notifications, supervision, visas
 from store.db import make_engine
 from store.notifications import Inbox
 from store.read_models import CaseReads
@@ -64,7 +64,14 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.state.services = services
     problems.install(app)
     app.add_middleware(BodyLimit)
-    routers = (auth.router, cases.router, health.router, supervision.router, notifications.router)
+    routers = (
+        auth.router,
+        cases.router,
+        visas.router,
+        health.router,
+        supervision.router,
+        notifications.router,
+    )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
     return app

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from domain.person import (
     ExploitationType,
@@ -29,6 +29,8 @@ from domain.vocabulary import (
     Step,
     StepAction,
     StepState,
+    VisaKind,
+    VisaState,
 )
 
 # No NUL in stored text: PostgreSQL cannot keep one in `text` or `jsonb`, so it would fail
@@ -203,3 +205,57 @@ class TokenOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+VisaNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]*$")]
+
+
+def _plausible(value: date) -> date:
+    # Bounded so that reminder and expiry times (days before and after) stay computable.
+    if not date(1900, 1, 1) <= value <= date(2199, 12, 31):
+        raise ValueError("must be between 1900-01-01 and 2199-12-31")
+    return value
+
+
+VisaDate = Annotated[date, AfterValidator(_plausible)]
+
+
+class VisaCreate(_Input):
+    kind: VisaKind
+    number: VisaNumber
+    issued_on: VisaDate
+    expires_on: VisaDate = Field(description="the last day the visa is valid")
+
+
+class VisaRenewalIn(_Input):
+    expires_on: VisaDate = Field(description="the new last day of validity, later than now")
+    number: VisaNumber | None = Field(default=None, description="if the renewal has a new one")
+
+
+class VisaCancellationIn(_Input):
+    reason: Text
+
+
+class VisaPublic(BaseModel):
+    """A visa or permit; `number` only for those who may read the person's data."""
+
+    visa_id: UUID
+    case_id: UUID
+    kind: VisaKind
+    state: VisaState
+    number: str | None
+    issued_on: date
+    expires_on: date
+    renewals: int
+    last_reminder_days: int | None = Field(description="the latest reminder of this cycle")
+    expired_at: datetime | None
+    cancelled_reason: str | None
+    registered_at: datetime
+    updated_at: datetime
+    assigned_to: str | None
+    institution: str | None
+
+
+class VisaPage(BaseModel):
+    items: list[VisaPublic]
+    next_cursor: str | None

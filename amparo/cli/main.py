@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from amparo.cli import case, stack, supervision, users
+from amparo.cli import case, stack, supervision, users, visa
 
 app = typer.Typer(
     help="Amparo: durable protection paths for survivors of trafficking and smuggled migrants.",
@@ -19,6 +19,7 @@ app.command()(stack.worker)
 app.command()(stack.api)
 app.command()(case.login)
 app.add_typer(case.app, name="case")
+app.add_typer(visa.app, name="visa")
 app.add_typer(users.app, name="users")
 app.add_typer(supervision.app, name="supervision")
 app.add_typer(stack.db_app, name="db")

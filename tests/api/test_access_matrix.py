@@ -76,8 +76,24 @@ class Row:
     def on_a_case(self) -> bool:
         return "{case_id}" in self.path
 
+    @property
+    def on_a_visa(self) -> bool:
+        return "{visa_id}" in self.path
+
+    @property
+    def hidden_code(self) -> str:
+        """What a thing the user may not see answers: the same as a missing one."""
+        return "visa_not_found" if self.on_a_visa else "case_not_found"
+
 
 C = f"{PREFIX}/cases/{{case_id}}"
+V = f"{PREFIX}/visas/{{visa_id}}"
+IN_A_YEAR = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+VISA = {"kind": "work", "number": "W-1", "issued_on": "2025-01-02", "expires_on": IN_A_YEAR}
+# A visa is cancelled by its case's caseworker or supervisor.
+VISA_KEEPERS: dict[str, Outcome] = {
+    "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, **_NOBODY_ELSE,
+}  # fmt: skip
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
     Row("GET", f"{PREFIX}/me", EVERYONE),
@@ -120,6 +136,11 @@ MATRIX: list[Row] = [
         ok=409,
         ok_code="step_not_overdue",
     ),
+    Row("POST", f"{C}/visas", ASSIGNED_CASEWORKER, ok=201, json=VISA),
+    Row("GET", f"{PREFIX}/visas", CASE_LISTERS),
+    Row("GET", V, CASE_READERS),
+    Row("POST", f"{V}/renewal", ASSIGNED_CASEWORKER, json={"expires_on": "2099-12-31"}),
+    Row("POST", f"{V}/cancellation", VISA_KEEPERS, json={"reason": "returned home"}),
 ]
 
 
@@ -173,9 +194,13 @@ def bearer(api: Api, user: str) -> dict[str, str]:
 async def call(
     api: Api, http: httpx.AsyncClient, row: Row, case_id: str, *,
     headers: dict[str, str] | None = None, user: str | None = None, case: str | None = None,
+    visa_id: str | None = None,
 ) -> httpx.Response:  # fmt: skip
-    """Call `row`'s endpoint for `case_id` with these headers (or as `user`)."""
-    path = row.path.format(case_id=case or case_id, step="identification")
+    """Call `row`'s endpoint for `case_id` (and `visa_id`) with these headers (or as `user`);
+    `case` replaces both ids (a missing one)."""
+    path = row.path.format(
+        case_id=case or case_id, visa_id=case or visa_id or uuid.uuid4(), step="identification"
+    )
     if user is not None:
         headers = bearer(api, user)
     if row.form:
@@ -189,6 +214,15 @@ async def open_case(api: Api, http: httpx.AsyncClient, user: str = "ana") -> str
     assert opened.status_code == 201, opened.text
     case_id: str = opened.json()["case_id"]
     return case_id
+
+
+async def register_visa(api: Api, http: httpx.AsyncClient, case_id: str) -> str:
+    answer = await http.post(
+        f"{PREFIX}/cases/{case_id}/visas", json=VISA, headers=bearer(api, "ana")
+    )
+    assert answer.status_code == 201, answer.text
+    visa_id: str = answer.json()["visa_id"]
+    return visa_id
 
 
 async def history(api: Api, http: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
@@ -216,16 +250,17 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
             headers=bearer(api, "ana"),
         )
         assert asked.status_code == 200, asked.text
+    visa_id = await register_visa(api, http, case_id) if row.on_a_visa else None
     before = await history(api, http, case_id)
 
     # Refusals first: none of them may change anything.
     missing = str(uuid.uuid4())
     for name in (name for name in NAMES if row.who[name] != OK):
-        answer = await call(api, http, row, case_id, user=name)
+        answer = await call(api, http, row, case_id, user=name, visa_id=visa_id)
         if row.who[name] == 403:
             assert_problem(answer, 403, "forbidden")
             continue
-        hidden = assert_problem(answer, 404, "case_not_found")
+        hidden = assert_problem(answer, 404, row.hidden_code)
         # Not visible answers exactly like not there: the case's existence is not revealed.
         absent = await call(api, http, row, case_id, user=name, case=missing)
         assert absent.status_code == 404
@@ -234,7 +269,9 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
     assert await history(api, http, case_id) == before, "a refused request changed something"
 
     for name in (name for name in NAMES if row.who[name] == OK):
-        answer = await call(api, http, row, case_id, user=name)
+        if row.on_a_visa and row.method == "POST":  # each allowed user acts on a visa of its own
+            visa_id = await register_visa(api, http, case_id)
+        answer = await call(api, http, row, case_id, user=name, visa_id=visa_id)
         if row.ok_code is not None:
             assert_problem(answer, row.ok, row.ok_code)
         else:
@@ -243,13 +280,13 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
             assert answer.json()["username"] == name
         if row.path == C:
             assert answer.json()["case_id"] == case_id
-        if row.on_a_case and row.method == "POST" and row.ok == 200:
+        if (row.on_a_case or row.on_a_visa) and row.method == "POST" and row.ok in (200, 201):
             # The allowed command changed the case, and the next read shows it.
             after = await http.get(f"{PREFIX}/cases/{case_id}", headers=bearer(api, "sofia"))
             assert after.json()["version"] > before["events"][-1]["version"]
-        if row.on_a_case:  # an unknown case answers 404 to the allowed too
+        if row.on_a_case or row.on_a_visa:  # an unknown one answers 404 to the allowed too
             absent = await call(api, http, row, case_id, user=name, case=missing)
-            assert_problem(absent, 404, "case_not_found")
+            assert_problem(absent, 404, row.hidden_code)
 
 
 async def test_case_lists_show_only_visible_cases(api: Api, http: httpx.AsyncClient) -> None:
@@ -272,7 +309,12 @@ async def test_case_lists_show_only_visible_cases(api: Api, http: httpx.AsyncCli
 async def test_role_is_checked_before_the_body_is_read(api: Api, http: httpx.AsyncClient) -> None:
     case_id = await open_case(api, http)
     nonsense = {"nonsense": [1]}
-    for path in ("/cases", f"/cases/{case_id}/notes", f"/cases/{case_id}/assignment"):
+    for path in (
+        "/cases",
+        f"/cases/{case_id}/notes",
+        f"/cases/{case_id}/assignment",
+        f"/cases/{case_id}/visas",
+    ):
         url = f"{PREFIX}{path}"
         analyst = await http.post(url, json=nonsense, headers=bearer(api, "analista"))
         assert_problem(analyst, 403, "forbidden")
@@ -344,7 +386,7 @@ async def _check_signed_out(api: Api, http: httpx.AsyncClient, how: SignedOut) -
             continue
         assert_problem(answer, 401, code)
         assert answer.headers["www-authenticate"] == "Bearer", row.id
-        if row.on_a_case:  # the same for a missing case: nothing shows before sign-in
+        if row.on_a_case or row.on_a_visa:  # the same for a missing one: nothing shows
             absent = await call(api, http, row, case_id, headers=headers, case=str(uuid.uuid4()))
             assert_problem(absent, 401, code)
     assert await history(api, http, case_id) == before
@@ -369,7 +411,7 @@ async def test_a_disabled_user_cannot_sign_in_again(api: Api, http: httpx.AsyncC
 async def test_unknown_paths_and_methods_are_problems(api: Api, http: httpx.AsyncClient) -> None:
     ana = bearer(api, "ana")
     for row in MATRIX:
-        path = row.path.format(case_id=uuid.uuid4(), step="identification")
+        path = row.path.format(case_id=uuid.uuid4(), visa_id=uuid.uuid4(), step="identification")
         for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - {row.method}:
             if (method, row.path) in {(r.method, r.path) for r in MATRIX}:
                 continue

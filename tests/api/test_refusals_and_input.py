@@ -9,6 +9,7 @@ itself and the case list read the same before and after.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -312,6 +313,48 @@ async def test_not_a_victim_closes_the_case_which_then_refuses_everything(
     await refused(http, "ana", f"/cases/{case_id}/notes", {"text": "after"}, "case_closed", case_id)
 
 
+def _visa(**changes: Any) -> dict[str, Any]:
+    """A residence permit 200 days from expiry: no reminder falls due while a test runs."""
+    body = {
+        "kind": "residence",
+        "number": "R-2024-118",
+        "issued_on": (date.today() - timedelta(days=30)).isoformat(),
+        "expires_on": (date.today() + timedelta(days=200)).isoformat(),
+    }
+    return body | changes
+
+
+async def test_visa_refusals(http: Http) -> None:
+    case_id = (await http.open())["case_id"]
+    visas = f"/cases/{case_id}/visas"
+    today = date.today()
+    for body, code in [
+        (_visa(expires_on=(today - timedelta(days=60)).isoformat()), "visa_expiry_before_issue"),
+        (_visa(issued_on=TOMORROW), "visa_issued_in_future"),
+        (
+            _visa(
+                issued_on=(today - timedelta(days=400)).isoformat(),
+                expires_on=(today - timedelta(days=1)).isoformat(),
+            ),
+            "visa_already_expired",
+        ),
+    ]:
+        await refused(http, "ana", visas, body, code, case_id)
+    registered = await http.post("ana", visas, _visa())
+    assert registered.status_code == 201, registered.text
+    visa = registered.json()
+    renewal, cancellation = (f"/visas/{visa['visa_id']}/{a}" for a in ("renewal", "cancellation"))
+    await refused(
+        http, "ana", renewal, {"expires_on": visa["expires_on"]}, "visa_renewal_not_later", case_id
+    )
+    await refused(http, "ana", cancellation, {"reason": "  "}, "reason_required", case_id)
+    cancelled = await http.post("sofia", cancellation, {"reason": "revoked"})
+    assert cancelled.status_code == 200, cancelled.text
+    await refused(http, "sofia", cancellation, {"reason": "again"}, "visa_cancelled", case_id)
+    later = (today + timedelta(days=900)).isoformat()
+    await refused(http, "ana", renewal, {"expires_on": later}, "visa_cancelled", case_id)
+
+
 # --- 422 and 413: invalid input ---------------------------------------------------------
 
 
@@ -383,6 +426,9 @@ def _command_errors(case: str) -> list[tuple[str, str, str, Any, str]]:
     """(name, user, path, body, field) of invalid commands on `case`."""
     step, notes = f"{case}/steps/identification", f"{case}/notes"
     ack = f"{case}/steps/identification/overdue/acknowledge"
+    visas = f"{case}/visas"
+    # Bodies are checked before the visa is looked up: any visa id shows the 422.
+    renewal, cancellation = (f"/visas/{uuid.uuid4()}/{a}" for a in ("renewal", "cancellation"))
     return [
         ("unknown action", "ana", step, {"action": "teleport"}, "action"),
         ("missing action", "ana", step, {"reason": "x"}, "action"),
@@ -467,6 +513,27 @@ def _command_errors(case: str) -> list[tuple[str, str, str, Any, str]]:
         ),
         ("acknowledgement without note", "sofia", ack, {}, "note"),
         ("acknowledgement note too long", "sofia", ack, {"note": LONG_TEXT}, "note"),
+        ("unknown visa kind", "ana", visas, _visa(kind="tourist"), "kind"),
+        (
+            "visa kind missing",
+            "ana",
+            visas,
+            {k: v for k, v in _visa().items() if k != "kind"},
+            "kind",
+        ),
+        ("visa number too long", "ana", visas, _visa(number="N" * 41), "number"),
+        ("visa number empty", "ana", visas, _visa(number=""), "number"),
+        ("visa number with a newline", "ana", visas, _visa(number="R-1\n2"), "number"),
+        ("expiry not a date", "ana", visas, _visa(expires_on="next year"), "expires_on"),
+        ("no such issue date", "ana", visas, _visa(issued_on="2025-02-30"), "issued_on"),
+        ("expiry at the end of time", "ana", visas, _visa(expires_on="9999-12-31"), "expires_on"),
+        ("issued in year one", "ana", visas, _visa(issued_on="0001-01-01"), "issued_on"),
+        ("renewal at the end of time", "ana", renewal, {"expires_on": "9999-12-31"}, "expires_on"),
+        ("visa unknown field", "ana", visas, _visa(country="PE"), "country"),
+        ("renewal without expiry", "ana", renewal, {"number": "R-2"}, "expires_on"),
+        ("renewal expiry not a date", "ana", renewal, {"expires_on": "soon"}, "expires_on"),
+        ("cancellation without reason", "sofia", cancellation, {}, "reason"),
+        ("cancellation reason too long", "ana", cancellation, {"reason": LONG_TEXT}, "reason"),
     ]
 
 
