@@ -1,0 +1,86 @@
+"""The demo on the real dev server: visas near expiry listed, and in the caseworkers' inboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from amparo.cases import CaseCommands
+from amparo.demo import build_plans, load_demo
+from amparo.demo_users import ensure_demo_users
+from amparo.devstack import DevServer
+from amparo.settings import Settings
+from amparo.temporal import data_converter
+from amparo.users import UserDirectory
+from amparo.wiring import event_store
+from domain import commands as cmd
+from domain.visas import schedule
+from store.db import make_engine
+from store.migrate import upgrade
+from store.notifications import Inbox
+from store.read_models import CaseReads
+from store.visas import VisaReads
+from worker import build_worker
+
+
+@pytest.mark.timeout(600)
+async def test_demo_shows_visas_expiring_within_30_days_in_lists_and_inboxes(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'amparo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    ensure_demo_users(UserDirectory(engine))
+    settings = Settings(task_queue=f"demo-{uuid.uuid4()}", database_url=url, data_dir=tmp_path)
+    client = await Client.connect(dev_server.config.address, data_converter=data_converter())
+    commands = CaseCommands(client, task_queue=settings.task_queue)
+    reads = CaseReads(engine)
+    now = datetime.now(UTC)
+    plans = build_plans(now)
+    registered = {
+        c.number: (plan.opening.assigned_to, c)
+        for plan in plans
+        for c in plan.commands
+        if isinstance(c, cmd.RegisterVisa)
+    }
+    soon = {n: v for n, v in registered.items() if (v[1].expires_on - now.date()).days <= 30}
+    assert soon, "the demo has visas expiring within 30 days"
+
+    async with build_worker(client, settings, event_store(engine, settings), engine=engine):
+        summary = await load_demo(commands, lambda case_id: reads.get(case_id) is not None, now=now)
+        assert summary.opened == len(plans)
+        listed = VisaReads(engine).list(now.date(), expiring_within_days=30, limit=200).items
+        assert len(listed) == len(soon)
+        assert all((v.expires_on - now.date()).days <= 30 for v in listed)
+
+        # Registered today, late: each caseworker hears at once, and once, of every visa
+        # whose first reminder date has passed (the others wait for their dates).
+        inbox = Inbox(engine)
+        caught_up = [
+            caseworker
+            for caseworker, c in registered.values()
+            if schedule(c.expires_on, c.policy, now)[0].at == now
+        ]
+        assert caught_up
+        expected = {caseworker: caught_up.count(caseworker) for caseworker in caught_up}
+
+        def reminders(user: str) -> list[str]:
+            notices = inbox.list(user, limit=500)
+            return [n.params["visa_id"] for n in notices if n.kind == "visa_expiring"]
+
+        for _ in range(200):
+            if all(len(reminders(u)) == count for u, count in expected.items()):
+                break
+            await asyncio.sleep(0.1)
+        for user, count in expected.items():
+            assert len(reminders(user)) == count, user
+            assert len(set(reminders(user))) == count  # once each
+
+        again = await load_demo(commands, lambda case_id: reads.get(case_id) is not None, now=now)
+        assert again.opened == 0 and again.skipped == len(plans)
+    engine.dispose()
