@@ -30,7 +30,7 @@ def stuck(
         params={k: str(getattr(v, "value", v)) for k, v in params.items() if v is not None},
     )
     rows = [
-        [i["case_id"], i["step"], i["reason"], i["since"][:16].replace("T", " "),
+        [i["case_id"], i["step"] or "-", i["reason"], i["since"][:16].replace("T", " "),
          i["assigned_to"] or "", "yes" if i["acknowledged"] else ""]
         for i in page["items"]
     ]  # fmt: skip
