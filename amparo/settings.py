@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.visas import VisaPolicy
+
 
 class SettingsError(RuntimeError):
     """A wrong setting: its message is one line naming the variable."""
@@ -30,6 +32,9 @@ class Settings(BaseSettings):
     sla_days: dict[str, int] = Field(default_factory=dict)
     stale_days: int = Field(default=30, ge=1)
     max_updates_per_run: int = Field(default=1000, ge=1, le=1900)
+    # Visa reminders: days before expiry (JSON list), and from when supervisors hear too.
+    visa_reminder_days: list[int] = Field(default_factory=lambda: [90, 60, 30, 7])
+    visa_supervisor_within_days: int = Field(default=7, ge=0)
     # How long the API waits for a command's answer before a clear 503 (retry is safe).
     command_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     # Hex key of the blind index of names; unset: the key file in the data dir.
@@ -49,6 +54,21 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("visa_reminder_days")
+    @classmethod
+    def _reminder_days(cls, value: list[int]) -> list[int]:
+        if not value or any(not 1 <= days <= 3650 for days in value):
+            raise ValueError("must be a non-empty list of days between 1 and 3650")
+        return value
+
+    @property
+    def visa_policy(self) -> VisaPolicy:
+        """The reminder policy a new visa records (a visa keeps the one it was registered with)."""
+        return VisaPolicy(
+            reminder_days=tuple(self.visa_reminder_days),
+            supervisor_within_days=self.visa_supervisor_within_days,
+        )
 
     @property
     def effective_database_url(self) -> str:

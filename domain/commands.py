@@ -134,6 +134,8 @@ class EscalateOverdue(_Command):
 
 
 VisaNumber = Annotated[str, Field(min_length=1, max_length=40)]
+# Dates a visa may carry: far enough either way, and never so far that its timers overflow.
+VisaDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
 
 
 class RegisterVisa(_Command):
@@ -142,15 +144,15 @@ class RegisterVisa(_Command):
     kind: Literal["register_visa"] = "register_visa"
     visa_kind: VisaKind
     number: VisaNumber
-    issued_on: date
-    expires_on: date
+    issued_on: VisaDate
+    expires_on: VisaDate
     policy: VisaPolicy = VisaPolicy()
 
 
 class RenewVisa(_Command):
     kind: Literal["renew_visa"] = "renew_visa"
     visa_id: UUID
-    expires_on: date
+    expires_on: VisaDate
     number: VisaNumber | None = None
 
 

@@ -75,6 +75,7 @@ async def register_visa(
         number=body.number,
         issued_on=body.issued_on,
         expires_on=body.expires_on,
+        policy=services.settings.visa_policy,
     )
     await services.commands.send(case_id, command)
     return await _one(services, user, derived_id(command.command_id, "visa"))

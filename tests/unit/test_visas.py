@@ -272,3 +272,20 @@ class TestClosure:
 
 
 T0_ID = UUID(int=77)
+
+
+def test_dates_whose_timers_would_overflow_are_refused_by_the_command() -> None:
+    with pytest.raises(ValueError, match="expires_on"):
+        cmd.RenewVisa(command_id=T0_ID, actor="ana", at=T0, visa_id=T0_ID, expires_on=date.max)
+
+
+def test_reminder_days_are_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from amparo.settings import Settings
+
+    monkeypatch.setenv("AMPARO_VISA_REMINDER_DAYS", "[120, 14]")
+    monkeypatch.setenv("AMPARO_VISA_SUPERVISOR_WITHIN_DAYS", "14")
+    policy = Settings().visa_policy
+    assert policy.reminder_days == (120, 14) and policy.to_supervisor(14)
+    monkeypatch.setenv("AMPARO_VISA_REMINDER_DAYS", "[0]")
+    with pytest.raises(ValueError, match="visa_reminder_days"):
+        Settings()
