@@ -85,11 +85,18 @@ cases = Table(
     Column("identification_outcome", CODE),
     # The whole CaseState, so the next events fold without reading the stream.
     Column("state", DOCUMENT, nullable=False),
-    Index(None, "status"),
-    Index(None, "assigned_to", "status"),
-    Index(None, "overdue", "next_due_at"),
+    Index(None, "status", "opened_at", "case_id"),
+    Index(None, "assigned_to", "opened_at", "case_id"),
+    Index(None, "overdue", "opened_at", "case_id"),
     Index(None, "crime_type"),
     Index(None, "opened_at", "case_id"),
+    # The supervisor's board and workload, from the index alone: cases with something
+    # overdue; each caseworker's open cases and steps.
+    Index(None, "institution", "next_due_at", "status", "assigned_to", "case_id"),
+    Index(  # named: the convention's name is longer than PostgreSQL's 63 characters
+        "ix_cases_caseworker_load",
+        *("institution", "assigned_to", "status", "open_steps", "next_due_at", "case_id"),
+    ),
 )
 
 case_steps = Table(
@@ -111,11 +118,13 @@ case_steps = Table(
     Column("reason", Text),
     # When a referred/in-progress step turns stale (domain.supervision.stale_since).
     Column("stale_at", UTCDateTime),
-    Index(None, "state"),
+    Index(None, "case_id", "state", "due_at", "stale_at", "step"),  # a few cases' steps
     Index(None, "overdue", "due_at"),
-    Index(None, "step", "state"),
-    Index(None, "due_at"),
-    Index(None, "stale_at"),
+    # The board walks these in `since` order and checks each row's case.
+    Index(None, "due_at", "case_id", "step", "state"),
+    Index(None, "stale_at", "case_id", "step", "state"),
+    Index(None, "step", "due_at", "case_id", "state"),
+    Index(None, "step", "stale_at", "case_id", "state"),
 )
 
 projection_tracking = Table(
@@ -175,6 +184,7 @@ delivery_failures = Table(
     Column("attempts", Integer, nullable=False),
     Column("error", String(200), nullable=False),
     Index(None, "case_id"),
+    Index(None, "since", "case_id"),  # the board walks them in this order
 )
 
 
