@@ -3,7 +3,9 @@
 A step is stuck while its cause lasts: `overdue` from its due date until it is final;
 `stale` when a `referred` or `in_progress` step has had no event for the stale period.
 `delivery_failing` while a delivery for the case has failed several attempts in a row, until
-one succeeds (`visa_expired` joins when visas exist). A closed case has no stuck step.
+one succeeds. A closed case has no stuck step. `visa_expired` is about the case, not a
+step: a visa lapsed unrenewed, from its expiry until it is renewed or cancelled — on a
+closed case too, since a closed case still follows the visas of a person who stays.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.state import CaseState, StepStatus
-from domain.vocabulary import Step, StepState
+from domain.vocabulary import Step, StepState, VisaState
 
 WAITING_STATES = frozenset({StepState.REFERRED, StepState.IN_PROGRESS})
 
@@ -22,6 +24,7 @@ class StuckReason(StrEnum):
     OVERDUE = "overdue"
     STALE = "stale"
     DELIVERY_FAILING = "delivery_failing"
+    VISA_EXPIRED = "visa_expired"
 
 
 # A delivery for a case (a notification, a referral) counts as failing once this many
@@ -62,3 +65,13 @@ def stuck_steps(state: CaseState, now: datetime) -> list[StuckStep]:
         if stale is not None and stale <= now:
             found.append(StuckStep(status.step, StuckReason.STALE, stale))
     return sorted(found, key=lambda s: (s.since, s.step, s.reason))
+
+
+def visa_expired_since(state: CaseState, now: datetime) -> datetime | None:
+    """Since when the case is stuck with `visa_expired` (its earliest lapsed visa), if it is."""
+    lapsed = [
+        v.expired_at
+        for v in state.visas.values()
+        if v.state is VisaState.EXPIRED and v.expired_at is not None and v.expired_at <= now
+    ]
+    return min(lapsed, default=None)

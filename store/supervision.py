@@ -33,8 +33,8 @@ from sqlalchemy import (
 )
 
 from domain.supervision import StuckReason
-from domain.vocabulary import FINAL_STATES, CaseStatus, Step
-from store.schema import case_steps, cases, delivery_failures
+from domain.vocabulary import FINAL_STATES, CaseStatus, Step, VisaState
+from store.schema import case_steps, cases, delivery_failures, visas
 
 _OPEN_STATUSES = (CaseStatus.OPEN.value, CaseStatus.CLOSURE_REQUESTED.value)
 _OPEN_CASE = cases.c.status.in_(_OPEN_STATUSES)
@@ -310,7 +310,46 @@ def _failing_page(board: _Board) -> Any:
 def _reason_page(board: _Board, reason: StuckReason) -> Any:
     if reason is _FAILING:
         return _failing_page(board)
+    if reason is StuckReason.VISA_EXPIRED:
+        return _visa_expired_page(board)
     return _step_page(board, reason)
+
+
+def _visa_expired_page(board: _Board) -> Any:
+    """One page of the cases holding a visa that lapsed unrenewed (no step, like a failing
+    delivery), since its expiry; closed cases too: a closed case still follows its visas."""
+    expired = (
+        select(visas.c.case_id, func.min(visas.c.expired_at).label("since"))
+        .where(visas.c.state == VisaState.EXPIRED.value, visas.c.expired_at <= board.now)
+        .group_by(visas.c.case_id)  # one row per case, however many visas lapsed
+        .subquery("expired")
+    )
+    reason = StuckReason.VISA_EXPIRED.value
+    key = (expired.c.since, expired.c.case_id, literal(""), literal(reason))
+    where = [cases.c.institution == board.institution]
+    if board.caseworker is not None:
+        where.append(cases.c.assigned_to == board.caseworker)
+    if board.step is not None:
+        where.append(false())
+    if board.last is not None:
+        where.append(_after(key, board.last))
+    rows = (
+        select(
+            expired.c.case_id,
+            literal("").label("step"),
+            cast(null(), case_steps.c.due_at.type).label("due_at"),
+            cases.c.assigned_to,
+            false().label("acknowledged"),
+            false().label("escalated"),
+            literal(reason).label("reason"),
+            expired.c.since,
+        )
+        .select_from(expired.join(cases, cases.c.case_id == expired.c.case_id))
+        .where(*where)
+        .order_by(expired.c.since, expired.c.case_id)
+        .limit(board.size)
+    )
+    return select(rows.subquery())
 
 
 def _after(key: tuple[Any, ...], last: tuple[Any, ...]) -> Any:

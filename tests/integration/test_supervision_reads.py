@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from sqlalchemy import Engine
 
-from domain.supervision import stuck_steps
+from domain.supervision import StuckReason, stuck_steps, visa_expired_since
+from domain.vocabulary import Step
 from store.event_store import EventStore
 from store.supervision import StuckItem, SupervisionReads
+from store.visas import VisaProjector
 from tests.support.cases import EPOCH, random_cases
+from tests.support.visas import visa_cases
 
 
 def test_board_and_workload_match_a_brute_force_over_the_events(engine: Engine) -> None:
@@ -70,3 +74,52 @@ def test_filters_narrow_the_board(engine: Engine) -> None:
         only = reads.stuck(institution, now, step=item.step, reason=item.reason, limit=200).items
         assert item in only
         assert all(i.step == item.step and i.reason == item.reason for i in only)
+
+
+def test_visa_expired_cases_are_on_the_board_open_or_closed(engine: Engine) -> None:
+    histories = visa_cases(seed=41, count=60)
+    store = EventStore(engine, also=[VisaProjector()])
+    for history in histories:
+        for batch in history.batches:
+            store.append(batch)
+    reads = SupervisionReads(engine)
+    now = max(h.state.last_event_at for h in histories if h.state.last_event_at)
+    expected: dict[str, set[tuple[UUID, datetime, str | None]]] = defaultdict(set)
+    for history in histories:
+        state = history.state
+        since = visa_expired_since(state, now)  # the domain's rule, checked against the SQL
+        if state.institution and since is not None:
+            expected[state.institution].add((history.case_id, since, state.assigned_to))
+    closed = {h.case_id for h in histories if not h.state.is_open}
+    assert closed & {c for rows in expected.values() for c, _, _ in rows}, "choose another seed"
+    for institution, rows in expected.items():
+        board: list[StuckItem] = []
+        cursor: str | None = None
+        while True:
+            page = reads.stuck(
+                institution, now, reason=StuckReason.VISA_EXPIRED, limit=2, cursor=cursor
+            )
+            board += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+        assert {(i.case_id, i.since, i.assigned_to) for i in board} == rows
+        assert all(i.step is None and i.due_at is None for i in board)
+        assert [i.since for i in board] == sorted(i.since for i in board)
+        everything = reads.stuck(institution, now, limit=200).items
+        assert {i.case_id for i in everything if i.reason is StuckReason.VISA_EXPIRED} == {
+            c for c, _, _ in rows
+        }
+        assert not any(
+            i.reason is StuckReason.VISA_EXPIRED
+            for i in reads.stuck(institution, now, step=Step.LEGAL, limit=200).items
+        )
+        caseworker = next(iter(rows))[2]
+        mine = reads.stuck(
+            institution, now, reason=StuckReason.VISA_EXPIRED, caseworker=caseworker, limit=200
+        ).items
+        assert {i.case_id for i in mine} == {c for c, _, who in rows if who == caseworker}
+    # Before any visa lapsed, none is on the board.
+    first = min(since for rows in expected.values() for _, since, _ in rows)
+    for institution in expected:
+        early = reads.stuck(institution, first - timedelta(seconds=1), limit=200).items
+        assert not any(i.reason is StuckReason.VISA_EXPIRED for i in early)
