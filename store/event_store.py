@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Protocol
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, func, select, tuple_
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, bindparam, func, select, tuple_
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.expression import Executable
 
 from domain import Event
 from store import db
+from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
 from store.projections import CaseProjector
 from store.schema import event_row, events, stored_event
@@ -43,7 +44,8 @@ class EventStore:
         also: Sequence[InlineProjector] = (),
     ) -> None:
         self._engine = engine
-        self._projectors: list[InlineProjector] = [projector or CaseProjector(), *also]
+        self._cases = projector or CaseProjector()
+        self._projectors: list[InlineProjector] = [self._cases, *also]
 
     def append(self, new: Sequence[Event]) -> int:
         """Store the events not stored yet, in one transaction; returns how many were new.
@@ -57,7 +59,7 @@ class EventStore:
         if not batch:
             return 0
         try:
-            with self._engine.begin() as conn:
+            with self._cases.committing(), self._engine.begin() as conn:
                 return self._append(conn, batch)
         except IntegrityError as exc:
             conflict = self._find_conflict(batch)
@@ -114,20 +116,43 @@ class EventStore:
 def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
     """Insert the batch, skipping stored event ids; returns the ids inserted now.
 
-    Counted from RETURNING: psycopg reports rowcount -1 for executemany.
+    Counted from RETURNING (psycopg reports rowcount -1 for executemany): one multi-row
+    INSERT per `_ROWS` events, run on the driver.
     """
-    statement = _INSERT_NEW.get(conn.dialect.name)
-    if statement is None:
-        statement = _INSERT_NEW[conn.dialect.name] = (
+    inserted: set[UUID] = set()
+    for start in range(0, len(batch), _ROWS):
+        part = batch[start : start + _ROWS]
+        values = {f"{k}_{i}": v for i, e in enumerate(part) for k, v in event_row(e).items()}
+        returned = _insert_statement(conn, len(part)).fetch(conn, values)
+        inserted.update(event_id for (event_id,) in returned)
+    return inserted
+
+
+_ROWS = 100  # events per INSERT: well under SQLite's 32,766 parameters
+_INSERTS: WeakKeyDictionary[Dialect, dict[int, DriverStatement]] = WeakKeyDictionary()
+
+
+def _insert_statement(conn: Connection, rows: int) -> DriverStatement:
+    """`INSERT … VALUES (…) × rows ON CONFLICT (event_id) DO NOTHING RETURNING event_id`."""
+    compiled = _INSERTS.setdefault(conn.dialect, {})
+    found = compiled.get(rows)
+    if found is None:
+        values = [
+            {c: bindparam(f"{c}_{i}", type_=events.c[c].type) for c in _COLUMNS}
+            for i in range(rows)
+        ]
+        statement = (
             db.insert(conn, events)
+            .values(values)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(events.c.event_id)
         )
-    return set(conn.execute(statement, [event_row(e) for e in batch]).scalars())
+        as_is = [f"data_{i}" for i in range(rows)]  # event_row gives the JSON text
+        found = compiled[rows] = DriverStatement(statement, conn.dialect, as_is=as_is)
+    return found
 
 
-# Built once per dialect: building a statement costs more than running it on SQLite.
-_INSERT_NEW: dict[str, Executable] = {}
+_COLUMNS = [c.name for c in events.c if c.name != "position"]
 
 
 def _in_case_order(new: Sequence[Event]) -> list[Event]:

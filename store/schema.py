@@ -239,28 +239,37 @@ visas = Table(
 
 
 def event_row(event: Event) -> dict[str, Any]:
-    """The `events` columns of `event` (the position is the database's to give)."""
+    """The `events` columns of `event` (the position is the database's to give).
+
+    `data` is already JSON text (`Event.data_json`, serialised by pydantic in half the
+    time): bind it as it is, not through the JSON column type, which would encode it again.
+    """
     return {
         "event_id": event.event_id,
         "case_id": event.case_id,
         "version": event.version,
         "type": event.type,
-        "data": event.data_json(),
+        "data": event.data.model_dump_json(exclude={"type"}),
         "actor": event.actor,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
     }
 
 
-def stored_event(row: RowMapping) -> Event:
-    """The event a row of `events` holds."""
-    return Event.from_stored(
-        event_id=row["event_id"],
-        case_id=row["case_id"],
-        version=row["version"],
-        type=row["type"],
-        data=row["data"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        actor=row["actor"],
+def stored_event(row: RowMapping | dict[str, Any]) -> Event:
+    """The event a row of `events` holds (`Event.from_stored`, in one validation call).
+
+    `data` as read (a dict), or its payload model already validated by the caller.
+    """
+    data = row["data"]
+    return Event.model_validate(
+        {
+            "event_id": row["event_id"],
+            "case_id": row["case_id"],
+            "version": row["version"],
+            "data": {**data, "type": row["type"]} if isinstance(data, dict) else data,
+            "occurred_at": row["occurred_at"],
+            "recorded_at": row["recorded_at"],
+            "actor": row["actor"],
+        }
     )
