@@ -69,6 +69,11 @@ def outcome(state: CaseState, command: Any) -> list[Event] | DomainError:
         return error
 
 
+def follows_visa(state: CaseState, command: Any) -> bool:
+    """A closed case still decides the visa commands of a person who stays."""
+    return state.follows_visas and isinstance(command, VISA_AFTER_CLOSURE)
+
+
 TIME_CODES = {"occurred_in_future", "occurred_before_opening"}
 STEP_COMMANDS = (cmd.AdvanceStep, cmd.AcknowledgeOverdue, cmd.RecordOverdue, cmd.EscalateOverdue)
 
@@ -99,14 +104,14 @@ class CaseMachine(RuleBasedStateMachine):
             assert type(first) is not DomainError
             assert isinstance(second, DomainError)
             assert second.code == first.code
-            if before.status is CaseStatus.CLOSED:
+            if before.status is CaseStatus.CLOSED and not follows_visa(before, command):
                 assert isinstance(first, closed_refusal(command))
             if before.status is CaseStatus.NEW and not isinstance(command, cmd.OpenCase):
                 assert isinstance(first, errors.CaseNotFound)
             if on_final_step(before, command):
                 assert first.code in {"step_final", *TIME_CODES}
             return None
-        assert before.status is not CaseStatus.CLOSED
+        assert before.status is not CaseStatus.CLOSED or follows_visa(before, command)
         assert not on_final_step(before, command), "a final step never changes"
         assert first, "an accepted command records something"
         assert second == first, "deciding is deterministic"
