@@ -17,10 +17,12 @@ from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
 from domain.visas import VisaPolicy
 from domain.vocabulary import (
+    Channel,
     ClosureReason,
     ConsentScope,
     CrimeType,
     IdentificationOutcome,
+    ReferralDecision,
     Step,
     StepAction,
     VisaKind,
@@ -83,6 +85,8 @@ class AdvanceStep(_Command):
     outcome: IdentificationOutcome | None = None
     reason: ShortText | None = None
     note: ShortText | None = None
+    # A referral without the person's data-sharing consent: a supervisor's recorded reason.
+    consent_override: ShortText | None = None
 
 
 class AddNote(_Command):
@@ -181,6 +185,40 @@ class RecordVisaExpiry(_Command):
     expires_on: date
 
 
+class AnswerReferral(_Command):
+    """An institution's answer to a referral sent to it (`institution`: who answers)."""
+
+    kind: Literal["answer_referral"] = "answer_referral"
+    referral_id: UUID
+    institution: Name
+    decision: ReferralDecision
+    reference: Name | None = None  # the institution's own file number
+    note: ShortText | None = None  # the reason, when declined
+
+
+class RevokeReferral(_Command):
+    kind: Literal["revoke_referral"] = "revoke_referral"
+    referral_id: UUID
+    reason: ShortText
+
+
+class RedirectReferral(_Command):
+    """Send a referral that is not final to another institution instead."""
+
+    kind: Literal["redirect_referral"] = "redirect_referral"
+    referral_id: UUID
+    institution: Name
+    reason: ShortText
+
+
+class RecordReferralDelivered(_Command):
+    """Issued by the case workflow once the institution's channel took the referral."""
+
+    kind: Literal["record_referral_delivered"] = "record_referral_delivered"
+    referral_id: UUID
+    channel: Channel
+
+
 Command = Annotated[
     OpenCase
     | AssignCase
@@ -197,6 +235,10 @@ Command = Annotated[
     | RenewVisa
     | CancelVisa
     | RecordVisaReminder
-    | RecordVisaExpiry,
+    | RecordVisaExpiry
+    | AnswerReferral
+    | RevokeReferral
+    | RedirectReferral
+    | RecordReferralDelivered,
     Field(discriminator="kind"),
 ]

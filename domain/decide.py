@@ -14,6 +14,7 @@ from domain import commands as cmd
 from domain import errors
 from domain import events as ev
 from domain.ids import derived_id, event_id
+from domain.referrals import ReferralStatus
 from domain.state import CaseState, StepStatus
 from domain.visas import VisaStatus, alert_at, lapses_at
 from domain.vocabulary import (
@@ -24,6 +25,8 @@ from domain.vocabulary import (
     ClosureReason,
     ConsentScope,
     IdentificationOutcome,
+    ReferralDecision,
+    ReferralState,
     Step,
     StepAction,
     StepState,
@@ -147,8 +150,10 @@ def _advance(state: CaseState, c: cmd.AdvanceStep) -> list[Draft]:
         )
     if c.effective_at < status.opened_at:
         raise errors.OccurredBeforeOpening("occurred_at is before the step opened")
-    drafts = [(_STEP_ACTIONS[c.action](state, c), c.effective_at)]
-    drafts += _consequences(state, c, drafts[0][0])
+    main = _STEP_ACTIONS[c.action](state, c)
+    drafts = _withdraw_referral(state, c, status)
+    drafts.append((main, c.effective_at))
+    drafts += _consequences(state, c, main)
     if c.note and c.note.strip():
         drafts.append((ev.NoteAdded(text=c.note, step=c.step), c.effective_at))
     return drafts
@@ -162,9 +167,16 @@ def _need_consent(state: CaseState, step: Step, scope: ConsentScope) -> None:
 def _refer(state: CaseState, c: cmd.AdvanceStep) -> Any:
     if not c.institution or not c.institution.strip():
         raise errors.InstitutionRequired("a referral names the institution it goes to")
-    _need_consent(state, c.step, ConsentScope.DATA_SHARING)
+    override = c.consent_override.strip() if c.consent_override else None
+    if not override:
+        _need_consent(state, c.step, ConsentScope.DATA_SHARING)
     referral_id = derived_id(c.command_id, "referral")
-    return ev.StepReferred(step=c.step, institution=c.institution, referral_id=referral_id)
+    return ev.StepReferred(
+        step=c.step,
+        institution=c.institution,
+        referral_id=referral_id,
+        consent_override=None if state.has_consent(ConsentScope.DATA_SHARING) else override,
+    )
 
 
 def _start(state: CaseState, c: cmd.AdvanceStep) -> Any:
@@ -210,6 +222,26 @@ _STEP_ACTIONS: dict[StepAction, Callable[[CaseState, cmd.AdvanceStep], Any]] = {
 _FINAL_EVENTS = (ev.StepCompleted, ev.StepNotNeeded, ev.StepDeclined)
 
 
+# Why a live referral is withdrawn when the caseworker acts on its step themselves; a
+# `start` leaves it live (the institution may still answer).
+_WITHDRAWN_BY = {
+    StepAction.REFER: "referred_again",
+    StepAction.COMPLETE: "step_completed",
+    StepAction.NOT_NEEDED: "step_not_needed",
+    StepAction.DECLINE: "step_declined",
+}
+
+
+def _withdraw_referral(state: CaseState, c: cmd.AdvanceStep, status: StepStatus) -> list[Draft]:
+    """The step's live referral revoked, when the caseworker's action supersedes it."""
+    reason = _WITHDRAWN_BY.get(c.action)
+    referral = state.referrals.get(status.referral_id) if status.referral_id else None
+    if reason is None or referral is None or referral.final:
+        return []
+    revoked = ev.ReferralRevoked(referral_id=referral.referral_id, step=c.step, reason=reason)
+    return [(revoked, c.effective_at)]
+
+
 def _consequences(state: CaseState, c: cmd.AdvanceStep, event: Any) -> list[Draft]:
     """What a step's end opens next: the assistance steps, or return and reintegration."""
     at = c.effective_at
@@ -245,7 +277,19 @@ def _give_consent(state: CaseState, c: cmd.GiveConsent) -> list[Draft]:
 def _withdraw_consent(state: CaseState, c: cmd.WithdrawConsent) -> list[Draft]:
     if not state.has_consent(c.scope):
         raise errors.ConsentNotGiven(f"there is no {c.scope} consent to withdraw")
-    return [(ev.ConsentWithdrawn(scope=c.scope), c.effective_at)]
+    drafts: list[Draft] = [(ev.ConsentWithdrawn(scope=c.scope), c.effective_at)]
+    if c.scope is ConsentScope.DATA_SHARING:  # referrals that rest on it are withdrawn too
+        drafts += _revoke_live(state, "consent_withdrawn", c.effective_at, overridden=False)
+    return drafts
+
+
+def _revoke_live(state: CaseState, reason: str, at: datetime, *, overridden: bool) -> list[Draft]:
+    """Every live referral revoked (`overridden`: also those sent on a supervisor's override)."""
+    return [
+        (ev.ReferralRevoked(referral_id=r.referral_id, step=r.step, reason=reason), at)
+        for r in state.referrals.values()
+        if not r.final and (overridden or r.consent_override is None)
+    ]
 
 
 def _closure_blocked(state: CaseState, reason: Any) -> None:
@@ -272,7 +316,9 @@ def _decide_closure(state: CaseState, c: cmd.DecideClosure) -> list[Draft]:
         return [decided]
     reason = state.closure.reason
     _closure_blocked(state, reason)
-    drafts = [decided, (ev.CaseClosed(reason=reason.value), c.effective_at)]
+    drafts: list[Draft] = [decided]
+    drafts += _revoke_live(state, "case_closed", c.effective_at, overridden=True)
+    drafts.append((ev.CaseClosed(reason=reason.value), c.effective_at))
     if reason in CANCELS_VISAS:
         drafts += [
             (ev.VisaCancelled(visa_id=v.visa_id, reason=reason.value), c.effective_at)
@@ -427,3 +473,107 @@ def _visa_expiry(state: CaseState, c: cmd.RecordVisaExpiry) -> list[Draft]:
     if c.at < lapse:
         raise errors.NotDueYet(f"the visa lapses at {lapse.isoformat()}")
     return [(ev.VisaExpired(visa_id=visa.visa_id, expires_on=visa.expires_on), lapse)]
+
+
+# --- referrals to institutions -------------------------------------------------------------
+
+
+def _live_referral(state: CaseState, referral_id: Any) -> ReferralStatus:
+    referral = state.referrals.get(referral_id)
+    if referral is None:
+        raise errors.ReferralNotFound(f"this case holds no referral {referral_id}")
+    if referral.final:
+        raise errors.ReferralFinal(f"the referral is {referral.state} already")
+    return referral
+
+
+def _step_command(c: Any, step: Step, action: StepAction) -> cmd.AdvanceStep:
+    """An institution's answer as the step action it amounts to, to decide it the same way."""
+    return cmd.AdvanceStep(
+        command_id=c.command_id,
+        actor=c.actor,
+        at=c.at,
+        occurred_at=c.occurred_at,
+        step=step,
+        action=action,
+    )
+
+
+@_handles(cmd.AnswerReferral)
+def _answer_referral(state: CaseState, c: cmd.AnswerReferral) -> list[Draft]:
+    referral = state.referrals.get(c.referral_id)
+    if referral is None or referral.institution != c.institution:  # never another's
+        raise errors.ReferralNotFound(f"no referral {c.referral_id} for {c.institution}")
+    referral = _live_referral(state, c.referral_id)
+    decision = c.decision
+    if decision is ReferralDecision.ACCEPTED and referral.state is ReferralState.ACCEPTED:
+        raise errors.ReferralAlreadyAccepted("the referral is accepted already")
+    if decision is ReferralDecision.DECLINED and not (c.note and c.note.strip()):
+        raise errors.ReasonRequired("declining a referral needs the reason (note)")
+    status = _step_open(state, referral.step)
+    if c.effective_at < referral.referred_at:
+        raise errors.OccurredBeforeOpening("occurred_at is before the referral was made")
+    answered = ev.ReferralAnswered(
+        referral_id=referral.referral_id,
+        step=referral.step,
+        institution=referral.institution,
+        decision=decision,
+        reference=c.reference,
+        note=c.note,
+    )
+    drafts: list[Draft] = [(answered, c.effective_at)]
+    if decision is ReferralDecision.ACCEPTED and status.state is not StepState.IN_PROGRESS:
+        drafts.append(
+            (_start(state, _step_command(c, referral.step, StepAction.START)), c.effective_at)
+        )
+    elif decision is ReferralDecision.COMPLETED:
+        step_command = _step_command(c, referral.step, StepAction.COMPLETE)
+        completed = _complete(state, step_command)
+        drafts.append((completed, c.effective_at))
+        drafts += _consequences(state, step_command, completed)
+    return drafts
+
+
+def _reason_given(reason: str, what: str) -> str:
+    if not reason.strip():
+        raise errors.ReasonRequired(f"{what} needs a reason")
+    return reason
+
+
+@_handles(cmd.RevokeReferral)
+def _revoke_referral(state: CaseState, c: cmd.RevokeReferral) -> list[Draft]:
+    referral = _live_referral(state, c.referral_id)
+    reason = _reason_given(c.reason, "revoking a referral")
+    data = ev.ReferralRevoked(referral_id=referral.referral_id, step=referral.step, reason=reason)
+    return [(data, c.effective_at)]
+
+
+@_handles(cmd.RedirectReferral)
+def _redirect_referral(state: CaseState, c: cmd.RedirectReferral) -> list[Draft]:
+    referral = _live_referral(state, c.referral_id)
+    reason = _reason_given(c.reason, "redirecting a referral")
+    if not c.institution.strip():
+        raise errors.InstitutionRequired("a redirection names the institution it goes to")
+    if c.institution == referral.institution:
+        raise errors.InvalidTransition(f"the referral is with {c.institution} already")
+    if referral.consent_override is None:
+        _need_consent(state, referral.step, ConsentScope.DATA_SHARING)
+    data = ev.ReferralRedirected(
+        referral_id=referral.referral_id,
+        step=referral.step,
+        institution=c.institution,
+        new_referral_id=derived_id(c.command_id, "referral"),
+        reason=reason,
+    )
+    return [(data, c.effective_at)]
+
+
+@_handles(cmd.RecordReferralDelivered)
+def _referral_delivered(state: CaseState, c: cmd.RecordReferralDelivered) -> list[Draft]:
+    referral = _live_referral(state, c.referral_id)
+    if referral.delivered_at is not None:
+        raise errors.ReferralAlreadyDelivered("the referral's delivery is recorded already")
+    data = ev.ReferralDelivered(
+        referral_id=referral.referral_id, step=referral.step, channel=c.channel
+    )
+    return [(data, c.at)]

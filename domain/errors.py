@@ -197,3 +197,39 @@ class VisaAlertStale(DomainError):
     """A timer's reminder or expiry that no longer applies (renewed, sent, cancelled)."""
 
     code = "visa_alert_stale"
+
+
+class InstitutionUnknown(DomainError):
+    """The referral names an institution the registry does not hold."""
+
+    code = "institution_unknown"
+
+
+class InstitutionNotServingStep(DomainError):
+    """The institution does not serve the referred step."""
+
+    code = "institution_not_serving_step"
+
+
+class ReferralNotFound(DomainError):
+    """No such referral in this case (or not one addressed to this institution)."""
+
+    code = "referral_not_found"
+
+
+class ReferralFinal(DomainError):
+    """The referral is completed, declined, revoked or redirected: it takes no more."""
+
+    code = "referral_final"
+
+
+class ReferralAlreadyAccepted(DomainError):
+    """The institution has accepted this referral already."""
+
+    code = "referral_already_accepted"
+
+
+class ReferralAlreadyDelivered(DomainError):
+    """Its delivery is recorded already (a repeated delivery report)."""
+
+    code = "referral_already_delivered"

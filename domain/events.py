@@ -18,10 +18,12 @@ from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
 from domain.visas import VisaPolicy
 from domain.vocabulary import (
+    Channel,
     ClosureReason,
     ConsentScope,
     CrimeType,
     IdentificationOutcome,
+    ReferralDecision,
     Step,
     VisaKind,
 )
@@ -69,6 +71,7 @@ class StepReferred(_Data):
     step: Step
     institution: str
     referral_id: UUID
+    consent_override: str | None = None  # sent without consent: the supervisor's reason
 
 
 class StepStarted(_Data):
@@ -177,6 +180,47 @@ class VisaCancelled(_Data):
     reason: str
 
 
+class ReferralDelivered(_Data):
+    """The institution's channel took the referral (its webhook answered 2xx, the SMTP
+    server accepted the message, or it is in the institution's inbox)."""
+
+    type: Literal["ReferralDelivered"] = "ReferralDelivered"
+    referral_id: UUID
+    step: Step
+    channel: Channel
+
+
+class ReferralAnswered(_Data):
+    type: Literal["ReferralAnswered"] = "ReferralAnswered"
+    referral_id: UUID
+    step: Step
+    institution: str
+    decision: ReferralDecision
+    reference: str | None = None
+    note: str | None = None
+
+
+class ReferralRevoked(_Data):
+    """Withdrawn from the institution: by a person (with a reason) or because the step
+    ended, was referred again, or the case closed (a code as the reason)."""
+
+    type: Literal["ReferralRevoked"] = "ReferralRevoked"
+    referral_id: UUID
+    step: Step
+    reason: str
+
+
+class ReferralRedirected(_Data):
+    """Sent on to another institution: the step stays referred, under a new referral."""
+
+    type: Literal["ReferralRedirected"] = "ReferralRedirected"
+    referral_id: UUID
+    step: Step
+    institution: str
+    new_referral_id: UUID
+    reason: str
+
+
 EventData = Annotated[
     CaseOpened
     | CaseAssigned
@@ -199,10 +243,16 @@ EventData = Annotated[
     | VisaRenewed
     | VisaReminderSent
     | VisaExpired
-    | VisaCancelled,
+    | VisaCancelled
+    | ReferralDelivered
+    | ReferralAnswered
+    | ReferralRevoked
+    | ReferralRedirected,
     Field(discriminator="type"),
 ]
 
+# Events after which a referral must be delivered (a new one) or its delivery stopped.
+REFERRAL_EVENTS = (StepReferred, ReferralRedirected, ReferralRevoked, ReferralAnswered)
 VISA_EVENTS = (VisaRegistered, VisaRenewed, VisaReminderSent, VisaExpired, VisaCancelled)
 
 _DATA_ADAPTER: TypeAdapter[EventData] = TypeAdapter(EventData)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from domain import events as ev
 from domain.commands import Consent
 from domain.person import Person, VictimContext
+from domain.referrals import ReferralStatus
 from domain.sla import SlaPolicy
 from domain.visas import EXPIRY, VisaStatus
 from domain.vocabulary import (
@@ -25,6 +26,8 @@ from domain.vocabulary import (
     ConsentScope,
     CrimeType,
     IdentificationOutcome,
+    ReferralDecision,
+    ReferralState,
     Step,
     StepState,
     VisaState,
@@ -96,6 +99,7 @@ class CaseState(BaseModel):
     last_recorded_at: datetime | None = None
     notes: int = 0
     visas: dict[UUID, VisaStatus] = {}
+    referrals: dict[UUID, ReferralStatus] = {}
 
     @property
     def is_open(self) -> bool:
@@ -177,14 +181,121 @@ def _step_opened(state: CaseState, data: ev.StepOpened, event: ev.Event) -> _Cha
 
 @_on(ev.StepReferred)
 def _referred(state: CaseState, data: ev.StepReferred, event: ev.Event) -> _Changes:
-    return _step(
+    referral = ReferralStatus(
+        referral_id=data.referral_id,
+        step=data.step,
+        institution=data.institution,
+        referred_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        consent_override=data.consent_override,
+    )
+    return {
+        **_step(
+            state,
+            data.step,
+            event.occurred_at,
+            state=StepState.REFERRED,
+            institution=data.institution,
+            referral_id=data.referral_id,
+        ),
+        "referrals": {**state.referrals, data.referral_id: referral},
+    }
+
+
+def _referral(case: CaseState, referral_id: UUID, when: datetime, **changes: Any) -> _Changes:
+    current = case.referrals[referral_id].model_copy(update={"updated_at": when, **changes})
+    return {"referrals": {**case.referrals, referral_id: current}}
+
+
+def _back_to_pending(case: CaseState, step: Step, referral_id: UUID, when: datetime) -> _Changes:
+    """The step waits for the caseworker again, if it still waited on this referral."""
+    status = case.steps[step]
+    if status.final or status.referral_id != referral_id:
+        return {}
+    return _step(case, step, when, state=StepState.PENDING, institution=None, referral_id=None)
+
+
+@_on(ev.ReferralDelivered)
+def _referral_delivered(state: CaseState, data: ev.ReferralDelivered, event: ev.Event) -> _Changes:
+    current = state.referrals[data.referral_id]
+    moved = ReferralState.DELIVERED if current.state is ReferralState.SENT else current.state
+    return _referral(
+        state,
+        data.referral_id,
+        event.occurred_at,
+        state=moved,
+        channel=data.channel,
+        delivered_at=event.occurred_at,
+    )
+
+
+_ANSWERED = {
+    ReferralDecision.ACCEPTED: ReferralState.ACCEPTED,
+    ReferralDecision.DECLINED: ReferralState.DECLINED,
+    ReferralDecision.COMPLETED: ReferralState.COMPLETED,
+}
+
+
+@_on(ev.ReferralAnswered)
+def _referral_answered(state: CaseState, data: ev.ReferralAnswered, event: ev.Event) -> _Changes:
+    """The referral's answer; the step moves by the StepStarted/StepCompleted decided with
+    it, or here, back to pending, when declined."""
+    when = event.occurred_at
+    changes = _referral(
+        state,
+        data.referral_id,
+        when,
+        state=_ANSWERED[data.decision],
+        answered_at=when,
+        decision=data.decision,
+        reference=data.reference or state.referrals[data.referral_id].reference,
+        reason=data.note if data.decision is ReferralDecision.DECLINED else None,
+    )
+    if data.decision is ReferralDecision.DECLINED:
+        changes |= _back_to_pending(state, data.step, data.referral_id, when)
+    return changes
+
+
+@_on(ev.ReferralRevoked)
+def _referral_revoked(state: CaseState, data: ev.ReferralRevoked, event: ev.Event) -> _Changes:
+    when = event.occurred_at
+    return {
+        **_referral(state, data.referral_id, when, state=ReferralState.REVOKED, reason=data.reason),
+        **_back_to_pending(state, data.step, data.referral_id, when),
+    }
+
+
+@_on(ev.ReferralRedirected)
+def _referral_redirected(
+    state: CaseState, data: ev.ReferralRedirected, event: ev.Event
+) -> _Changes:
+    when = event.occurred_at
+    old = state.referrals[data.referral_id].model_copy(
+        update={
+            "state": ReferralState.REDIRECTED,
+            "reason": data.reason,
+            "redirected_to": data.new_referral_id,
+            "updated_at": when,
+        }
+    )
+    new = ReferralStatus(
+        referral_id=data.new_referral_id,
+        step=data.step,
+        institution=data.institution,
+        referred_at=when,
+        updated_at=when,
+        consent_override=old.consent_override,
+    )
+    referrals = {**state.referrals, old.referral_id: old, new.referral_id: new}
+    step = _step(
         state,
         data.step,
-        event.occurred_at,
+        when,
         state=StepState.REFERRED,
         institution=data.institution,
-        referral_id=data.referral_id,
+        referral_id=data.new_referral_id,
     )
+    return {**step, "referrals": referrals}
 
 
 @_on(ev.StepStarted)

@@ -101,3 +101,45 @@ class VisaState(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"  # lapsed without renewal: stuck until renewed or cancelled
     CANCELLED = "cancelled"  # final: the person left, died, or the visa was revoked
+
+
+class ReferralState(StrEnum):
+    """Where a referral to an institution stands; the last four are final."""
+
+    SENT = "sent"  # decided; its delivery over the institution's channel may still be retrying
+    DELIVERED = "delivered"  # the institution's channel took it
+    ACCEPTED = "accepted"  # the institution works on the step
+    COMPLETED = "completed"
+    DECLINED = "declined"  # the institution will not take it: the step is pending again
+    REVOKED = "revoked"  # withdrawn by Amparo (the caseworker, a closure, the step's end)
+    REDIRECTED = "redirected"  # sent on to another institution as a new referral
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_REFERRAL_STATES
+
+
+FINAL_REFERRAL_STATES = frozenset(
+    {
+        ReferralState.COMPLETED,
+        ReferralState.DECLINED,
+        ReferralState.REVOKED,
+        ReferralState.REDIRECTED,
+    }
+)
+
+
+class ReferralDecision(StrEnum):
+    """An institution's answer to a referral."""
+
+    ACCEPTED = "accepted"  # step in_progress
+    DECLINED = "declined"  # step back to pending, with the reason
+    COMPLETED = "completed"  # step completed
+
+
+class Channel(StrEnum):
+    """How a referral reaches an institution."""
+
+    WEBHOOK = "webhook"  # signed JSON POST to the institution's system
+    EMAIL = "email"  # a message over SMTP
+    INBOX = "inbox"  # its users read and answer it inside Amparo

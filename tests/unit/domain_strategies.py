@@ -26,7 +26,9 @@ from domain.vocabulary import (
     ClosureReason,
     ConsentScope,
     CrimeType,
+    Channel,
     IdentificationOutcome,
+    ReferralDecision,
     Step,
     StepAction,
     StepState,
@@ -241,6 +243,7 @@ def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, 
         "note": draw(OPTIONAL_TEXTS),
         "occurred_at": draw(occurred(state, now)),
         "actor": draw(ACTORS),
+        "consent_override": draw(st.sampled_from([None, None, None, " ", "risk to life"])),
     }
 
 
@@ -300,6 +303,32 @@ def visa_alert(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, An
     return fields | {"days": draw(st.sampled_from([90, 60, 30, 7, 5]))}
 
 
+def _referral_id(state: CaseState) -> st.SearchStrategy[UUID]:
+    """Mostly a referral the case made (a live one more often), sometimes an unknown one."""
+    made = sorted(state.referrals)
+    live = [r for r in made if not state.referrals[r].final]
+    unknown = st.just(UUID(int=405))
+    if not made:
+        return unknown
+    return st.sampled_from(live or made) | st.sampled_from(made) | unknown
+
+
+@st.composite
+def answer_referral(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, Any]:
+    referral_id = draw(_referral_id(state))
+    referral = state.referrals.get(referral_id)
+    own = referral.institution if referral else "Casa Refugio"
+    return {
+        "actor": draw(st.sampled_from(["hermana.lucia", "dr.vargas"])),
+        "referral_id": referral_id,
+        "institution": draw(st.sampled_from([own, own, own, "OIM"])),
+        "decision": draw(st.sampled_from(ReferralDecision)),
+        "reference": draw(st.sampled_from([None, "EXP-12"])),
+        "note": draw(OPTIONAL_TEXTS),
+        "occurred_at": draw(occurred(state, now)),
+    }
+
+
 FieldsFor = Callable[[CaseState, datetime], st.SearchStrategy[dict[str, Any]]]
 FIELDS: dict[type[Any], FieldsFor] = {
     cmd.OpenCase: open_case,
@@ -326,6 +355,18 @@ FIELDS: dict[type[Any], FieldsFor] = {
     cmd.RecordVisaReminder: visa_alert,
     cmd.RecordVisaExpiry: lambda s, n: visa_alert(s, n).map(
         lambda f: {k: v for k, v in f.items() if k != "days"}
+    ),
+    cmd.AnswerReferral: answer_referral,
+    cmd.RevokeReferral: lambda s, n: _with(s, n, referral_id=_referral_id(s), reason=TEXTS),
+    cmd.RedirectReferral: lambda s, n: _with(
+        s, n, referral_id=_referral_id(s), institution=INSTITUTIONS.filter(bool), reason=TEXTS
+    ),
+    cmd.RecordReferralDelivered: lambda s, n: st.fixed_dictionaries(
+        {
+            "actor": st.just(SYSTEM_ACTOR),
+            "referral_id": _referral_id(s),
+            "channel": st.sampled_from(Channel),
+        }
     ),
 }
 # Step actions weigh more: they are what moves a case along its path.
@@ -398,5 +439,23 @@ def one_of_each(now: datetime) -> list[Any]:
         ),
         cmd.RecordVisaExpiry(
             command_id=UUID(int=14), visa_id=UUID(int=404), expires_on=now.date(), **base
+        ),
+        cmd.AnswerReferral(
+            command_id=UUID(int=15),
+            referral_id=UUID(int=405),
+            institution="Casa Refugio",
+            decision=ReferralDecision.ACCEPTED,
+            **base,
+        ),
+        cmd.RevokeReferral(command_id=UUID(int=16), referral_id=UUID(int=405), reason="x", **base),
+        cmd.RedirectReferral(
+            command_id=UUID(int=17),
+            referral_id=UUID(int=405),
+            institution="OIM",
+            reason="full",
+            **base,
+        ),
+        cmd.RecordReferralDelivered(
+            command_id=UUID(int=18), referral_id=UUID(int=405), channel=Channel.INBOX, **base
         ),
     ]

@@ -32,6 +32,7 @@ from domain.vocabulary import (
     CaseStatus,
     IdentificationOutcome,
     Step,
+    StepState,
 )
 from tests.unit.domain_strategies import (
     CONTRACT_ACTIONS,
@@ -232,6 +233,24 @@ class CaseMachine(RuleBasedStateMachine):
                 assert not isinstance(refusal, errors.CaseClosed), f"visa refused: {command}"
                 continue
             assert isinstance(refusal, closed_refusal(command)), f"closed case: {command}"
+
+    @invariant()
+    def a_referred_step_waits_on_exactly_its_live_referral(self) -> None:
+        state = self.case.state
+        live = {r.referral_id: r for r in state.referrals.values() if not r.final}
+        for status in state.steps.values():
+            if status.state is StepState.REFERRED:
+                referral = live.get(status.referral_id)  # type: ignore[arg-type]
+                assert referral is not None, f"{status.step} referred without a live referral"
+                assert (referral.step, referral.institution) == (status.step, status.institution)
+        for referral in live.values():
+            status = state.steps[referral.step]
+            assert state.is_open, "a closed case keeps no live referral"
+            assert not status.final and status.referral_id == referral.referral_id
+            assert status.state in (StepState.REFERRED, StepState.IN_PROGRESS)
+        for referral in state.referrals.values():
+            if referral.consent_override is None and not referral.final:
+                assert state.consent.data_sharing, "a live referral rests on consent"
 
     @invariant()
     def deadlines_are_ordered_and_belong_to_open_steps(self) -> None:
