@@ -1,6 +1,7 @@
 """The tables, and how an `Event` maps to a row of `events`.
 
-`events` is append-only; `cases` and `case_steps` are the inline case projection;
+`events` is append-only; `cases` and `case_steps` are the inline case projection
+(with `caseworker_load` and `caseworker_deadlines`, the workload's);
 `projection_tracking` records how far projections that run apart from the append got.
 `users`, `tokens` and `login_failures` are the user directory (`amparo.users`);
 `notifications` is the in-app inbox (`store.notifications`); `visas` the visa projection
@@ -125,6 +126,29 @@ case_steps = Table(
     Index(None, "stale_at", "case_id", "step", "state"),
     Index(None, "step", "due_at", "case_id", "state"),
     Index(None, "step", "stale_at", "case_id", "state"),
+)
+
+# The workload (`store.workload`), kept by the case projection in the append's transaction:
+# each caseworker's open cases and open steps, and the due date of each open step of an
+# open case (the overdue ones are those due by the time asked, so they are counted then).
+caseworker_load = Table(
+    "caseworker_load",
+    metadata,
+    Column("institution", NAME, primary_key=True),
+    Column("caseworker", NAME, primary_key=True),
+    Column("open_cases", Integer, nullable=False),
+    Column("open_steps", Integer, nullable=False),
+)
+
+caseworker_deadlines = Table(
+    "caseworker_deadlines",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("step", CODE, primary_key=True),
+    Column("institution", NAME, nullable=False),
+    Column("caseworker", NAME, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Index(None, "institution", "due_at", "caseworker"),  # the overdue, from the index alone
 )
 
 projection_tracking = Table(
