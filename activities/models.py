@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.events import Event
+from domain.vocabulary import Channel
 
 APPEND_EVENTS = "append_events"
 
@@ -91,3 +92,27 @@ class NotifyResult(BaseModel):
 
     delivered: int
     emailed: int
+
+
+DELIVER_REFERRAL = "deliver_referral"
+
+
+class DeliverReferralInput(BaseModel):
+    """Deliver one referral over its institution's channel; ids only (no personal data in
+    the history): the activity reads the case as stored, and the referral's minimal data.
+    Idempotent on `referral_id`: it is the webhook's idempotency key and the email's
+    Message-ID, and a referral no longer live is not sent at all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    referral_id: UUID
+    case_id: UUID
+
+
+class DeliverReferralResult(BaseModel):
+    """The channel that took the referral; None: it was not sent (revoked, redirected,
+    answered or unknown by the time this ran), so there is no delivery to record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel | None

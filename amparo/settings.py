@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_starttls: bool = False
     smtp_from: str = Field(default="amparo@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    # The institution registry (TOML); unset: the demo registry shipped with Amparo.
+    institutions_file: Path | None = None
 
     @field_validator("log_level")
     @classmethod
