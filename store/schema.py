@@ -5,7 +5,7 @@
 `projection_tracking` records how far projections that run apart from the append got.
 `users`, `tokens` and `login_failures` are the user directory (`amparo.users`);
 `notifications` is the in-app inbox (`store.notifications`); `visas` the visa projection
-(`store.visas`).
+(`store.visas`); `referrals` the referral projection (`store.referrals`).
 `migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
@@ -261,6 +261,31 @@ visas = Table(
     Index(None, "case_id"),
 )
 
+
+
+# The referral projection (store/referrals.py): one row per referral, for the institutions'
+# lists and the case screens. Ids, codes and dates only: what the institution is told about
+# the person is built from the case state when an allowed user reads it.
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("step", CODE, nullable=False),
+    Column("institution", NAME, nullable=False),
+    Column("state", CODE, nullable=False),
+    Column("channel", CODE),
+    Column("overridden", Boolean, nullable=False),  # sent on a supervisor's consent override
+    Column("referred_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("answered_at", UTCDateTime),
+    Column("decision", CODE),
+    Column("reference", NAME),
+    Column("redirected_to", Uuid),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "institution", "state", "referred_at"),  # an institution's queue
+    Index(None, "case_id"),
+)
 
 def event_row(event: Event) -> dict[str, Any]:
     """The `events` columns of `event` (the position is the database's to give).
