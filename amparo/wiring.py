@@ -6,8 +6,9 @@ from sqlalchemy import Engine
 
 from amparo.keys import index_key
 from amparo.settings import Settings
-from store.event_store import EventStore
+from store.event_store import EventStore, InlineProjector
 from store.person_index import PersonIndex, PersonIndexProjector
+from store.referrals import ReferralProjector
 from store.visas import VisaProjector
 
 
@@ -16,5 +17,11 @@ def person_index(settings: Settings) -> PersonIndex:
 
 
 def event_store(engine: Engine, settings: Settings) -> EventStore:
-    """The event store with the case projection, the blind index of names and the visas."""
-    return EventStore(engine, also=[PersonIndexProjector(person_index(settings)), VisaProjector()])
+    """The event store with every inline projection: cases, the blind index of names, the
+    visas and the referrals."""
+    also: list[InlineProjector] = [
+        PersonIndexProjector(person_index(settings)),
+        VisaProjector(),
+        ReferralProjector(),
+    ]
+    return EventStore(engine, also=also)

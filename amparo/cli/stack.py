@@ -180,6 +180,7 @@ def projections_rebuild() -> None:
     from store.db import make_engine
     from store.person_index import PersonIndexProjector
     from store.projections import CaseProjector
+    from store.referrals import ReferralProjector
     from store.visas import VisaProjector
 
     current = settings()
@@ -188,6 +189,7 @@ def projections_rebuild() -> None:
         count = CaseProjector().rebuild(engine, progress=bar.update)
     PersonIndexProjector(person_index(current)).rebuild(engine)
     VisaProjector().rebuild(engine)
+    ReferralProjector().rebuild(engine)
     typer.echo(f"rebuilt from {count} events")
 
 

@@ -1,0 +1,335 @@
+"""The referral projection (`referrals`) and its read side: institutions' queues, case screens.
+
+Inline: `ReferralProjector.apply` folds the referral events of an append into `referrals`
+inside the append's transaction, so an institution's list shows a referral as soon as its
+case workflow stored it. `rebuild` refolds every stored referral event; both go through
+`_fold`, so they cannot disagree. Rows hold ids, codes and dates only; what an institution
+may read of the person comes from the case state (`ReferralReads.case_state`).
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from domain import CaseState, Event
+from domain import events as ev
+from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
+from store.db import serialize_appends
+from store.schema import case_steps, cases, events, referrals, stored_event
+
+__all__ = ["InvalidCursor", "ReferralPage", "ReferralProjector", "ReferralReads", "ReferralSummary"]
+
+_REFERRAL_EVENTS = (
+    ev.StepReferred,
+    ev.ReferralDelivered,
+    ev.ReferralAnswered,
+    ev.ReferralRevoked,
+    ev.ReferralRedirected,
+)
+REFERRAL_EVENT_TYPES: frozenset[str] = frozenset(
+    cls.model_fields["type"].default for cls in _REFERRAL_EVENTS
+)
+_UPDATE = update(referrals).where(referrals.c.referral_id == bindparam("row_referral_id"))
+_ANSWERED = {
+    ReferralDecision.ACCEPTED: ReferralState.ACCEPTED,
+    ReferralDecision.DECLINED: ReferralState.DECLINED,
+    ReferralDecision.COMPLETED: ReferralState.COMPLETED,
+}
+Row = dict[str, Any]
+
+
+# --- the projection ----------------------------------------------------------------------
+
+
+def _new(referral_id: UUID, event: Event, step: Step, institution: str, overridden: bool) -> Row:
+    return {
+        "referral_id": referral_id,
+        "case_id": event.case_id,
+        "step": step.value,
+        "institution": institution,
+        "state": ReferralState.SENT.value,
+        "channel": None,
+        "overridden": overridden,
+        "referred_at": event.occurred_at,
+        "delivered_at": None,
+        "answered_at": None,
+        "decision": None,
+        "reference": None,
+        "redirected_to": None,
+        "updated_at": event.occurred_at,
+    }
+
+
+def _changes(row: Row, data: Any, event: Event) -> Row:
+    """What a later referral event changes in its row (as `domain.state` folds it)."""
+    when = event.occurred_at
+    if isinstance(data, ev.ReferralDelivered):
+        moved = ReferralState.DELIVERED.value if row["state"] == ReferralState.SENT else None
+        return {"state": moved or row["state"], "channel": data.channel.value, "delivered_at": when}
+    if isinstance(data, ev.ReferralAnswered):
+        return {
+            "state": _ANSWERED[data.decision].value,
+            "decision": data.decision.value,
+            "answered_at": when,
+            "reference": data.reference or row["reference"],
+        }
+    if isinstance(data, ev.ReferralRevoked):
+        return {"state": ReferralState.REVOKED.value}
+    assert isinstance(data, ev.ReferralRedirected)
+    return {"state": ReferralState.REDIRECTED.value, "redirected_to": data.new_referral_id}
+
+
+def _fold(rows: dict[UUID, Row], event: Event) -> None:
+    """Fold one referral event into `rows` (keyed by referral id), in place."""
+    data = event.data
+    if isinstance(data, ev.StepReferred):
+        overridden = data.consent_override is not None
+        rows[data.referral_id] = _new(
+            data.referral_id, event, data.step, data.institution, overridden
+        )
+        return
+    referral_id: UUID = data.referral_id  # type: ignore[union-attr]
+    row = rows.get(referral_id)
+    if row is None:
+        # Only a table created after the referral was stored lacks its row; failing the
+        # append over a read model would stop the case: `rebuild` restores it.
+        return
+    rows[referral_id] = row | _changes(row, data, event) | {"updated_at": event.occurred_at}
+    if isinstance(data, ev.ReferralRedirected):
+        rows[data.new_referral_id] = _new(
+            data.new_referral_id, event, data.step, data.institution, row["overridden"]
+        )
+
+
+def _touched(event: Event) -> set[UUID]:
+    data: Any = event.data
+    if isinstance(data, ev.ReferralRedirected):
+        return {data.referral_id, data.new_referral_id}
+    return {data.referral_id}
+
+
+class ReferralProjector:
+    """Keeps `referrals` equal to the fold of every referral event."""
+
+    event_types = REFERRAL_EVENT_TYPES
+
+    def apply(self, conn: Connection, new: Sequence[Event]) -> None:
+        """Fold the newly stored referral events of an append, in `conn`'s transaction."""
+        mine = [event for event in new if event.type in REFERRAL_EVENT_TYPES]
+        if not mine:
+            return
+        ids = builtins.list(set().union(*(_touched(e) for e in mine)))
+        query = select(referrals).where(referrals.c.referral_id.in_(ids))
+        before = {row["referral_id"]: dict(row) for row in conn.execute(query).mappings()}
+        after = dict(before)
+        for event in mine:
+            _fold(after, event)
+        inserts = [row for key, row in after.items() if key not in before]
+        updates = [_keyed(row) for key, row in after.items() if key in before]
+        if inserts:
+            conn.execute(insert(referrals), inserts)
+        if updates:
+            conn.execute(_UPDATE, updates)
+
+    def rebuild(self, engine: Engine, batch_size: int = 10_000) -> int:
+        """Replace `referrals` with the fold of every stored referral event; events read."""
+        rows: dict[UUID, Row] = {}
+        count = 0
+        with engine.begin() as conn:
+            serialize_appends(conn)
+            conn.execute(delete(referrals))
+            for event in _referral_events(conn, batch_size):
+                _fold(rows, event)
+                count += 1
+            for part in _chunks(rows.values(), batch_size):
+                conn.execute(insert(referrals), part)
+        return count
+
+
+def _keyed(row: Row) -> Row:
+    keyed = dict(row)
+    keyed["row_referral_id"] = keyed.pop("referral_id")
+    return keyed
+
+
+def _referral_events(conn: Connection, size: int) -> Iterator[Event]:
+    """Every stored referral event in log order, read page by page."""
+    after = 0
+    kinds = sorted(REFERRAL_EVENT_TYPES)
+    while True:
+        query = (
+            select(events)
+            .where(events.c.position > after, events.c.type.in_(kinds))
+            .order_by(events.c.position)
+            .limit(size)
+        )
+        page = conn.execute(query).mappings().all()
+        if not page:
+            return
+        yield from (stored_event(row) for row in page)
+        after = page[-1]["position"]
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[builtins.list[Row]]:
+    source = iter(rows)
+    while part := builtins.list(islice(source, max(size, 1))):
+        yield part
+
+
+# --- the read side -------------------------------------------------------------------------
+
+
+class ReferralSummary(BaseModel):
+    """A referral as lists show it, with its step's due date and its case's scope."""
+
+    model_config = ConfigDict(frozen=True)
+
+    referral_id: UUID
+    case_id: UUID
+    step: Step
+    institution: str
+    state: ReferralState
+    channel: Channel | None
+    overridden: bool
+    referred_at: datetime
+    delivered_at: datetime | None
+    answered_at: datetime | None
+    decision: ReferralDecision | None
+    reference: str | None
+    redirected_to: UUID | None
+    updated_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    assigned_to: str | None
+    case_institution: str | None
+
+
+class ReferralPage(BaseModel):
+    """One page of referrals, oldest first; `next_cursor` None on the last page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[ReferralSummary, ...]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not one this module made."""
+
+
+_COLUMNS = (
+    *referrals.c,
+    case_steps.c.due_at,
+    case_steps.c.overdue,
+    cases.c.assigned_to,
+    cases.c.institution.label("case_institution"),
+)
+_JOINED = referrals.join(cases, cases.c.case_id == referrals.c.case_id).outerjoin(
+    case_steps,
+    and_(case_steps.c.case_id == referrals.c.case_id, case_steps.c.step == referrals.c.step),
+)
+
+
+class ReferralReads:
+    """Queries behind the referral screens."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, referral_id: UUID) -> ReferralSummary | None:
+        """One referral, or None if no such referral was made."""
+        query = select(*_COLUMNS).select_from(_JOINED)
+        found = self._summaries(query.where(referrals.c.referral_id == referral_id))
+        return found[0] if found else None
+
+    def list(
+        self,
+        *,
+        institution: str | None = None,
+        case_institution: str | None = None,
+        case_id: UUID | None = None,
+        state: ReferralState | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ReferralPage:
+        """Referrals oldest first: those sent to `institution` (an institution's own), or
+        those of the cases of `case_institution` (a supervisor's), filtered."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = select(*_COLUMNS).select_from(_JOINED)
+        equal: dict[Any, object] = {
+            referrals.c.institution: institution,
+            cases.c.institution: case_institution,
+            referrals.c.case_id: case_id,
+            referrals.c.state: state.value if state else None,
+        }
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(column == value)
+        if cursor is not None:
+            query = query.where(_after(*_decode(cursor)))
+        query = query.order_by(referrals.c.referred_at, referrals.c.referral_id).limit(limit + 1)
+        found = self._summaries(query)
+        if len(found) <= limit:
+            return ReferralPage(items=tuple(found))
+        items = found[:limit]
+        return ReferralPage(items=tuple(items), next_cursor=_encode(items[-1]))
+
+    def case_states(self, case_ids: Iterable[UUID]) -> dict[UUID, CaseState]:
+        """The states of these cases: personal data, only for those allowed to read it."""
+        wanted = builtins.list(set(case_ids))
+        if not wanted:
+            return {}
+        query = select(cases.c.case_id, cases.c.state).where(cases.c.case_id.in_(wanted))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {case_id: CaseState.model_validate(state) for case_id, state in rows}
+
+    def _summaries(self, query: Select[Any]) -> builtins.list[ReferralSummary]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            ReferralSummary.model_validate({**row, "overdue": bool(row["overdue"])}) for row in rows
+        ]
+
+
+def _after(referred_at: datetime, referral_id: UUID) -> Any:
+    """Rows after the cursor's in (referred_at, referral_id) order."""
+    return or_(
+        referrals.c.referred_at > referred_at,
+        and_(referrals.c.referred_at == referred_at, referrals.c.referral_id > referral_id),
+    )
+
+
+def _encode(last: ReferralSummary) -> str:
+    payload = {"at": last.referred_at.isoformat(), "id": str(last.referral_id)}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(payload["at"]), UUID(payload["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("not a cursor from a previous page") from exc
