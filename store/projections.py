@@ -1,5 +1,7 @@
 """The case projection: `cases` and `case_steps`, the fold of each case's events.
 
+It also keeps the workload's tables (`store.workload`) from the same states.
+
 Inline: `CaseProjector.apply` runs inside the append's transaction, so what a screen
 reads is never behind what was stored. `rebuild` refolds every event; both paths turn a
 `CaseState` into rows with the same functions, so they cannot disagree.
@@ -44,6 +46,7 @@ from domain import CaseState, Event, evolve
 from domain.events import EventData
 from domain.supervision import stale_since
 from domain.vocabulary import Step
+from store import workload
 from store.db import serialize_appends
 from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
@@ -208,8 +211,10 @@ class CaseProjector:
             serialize_appends(conn)
             conn.execute(delete(case_steps))
             conn.execute(delete(cases))
+            workload.clear(conn)
             states, count = _fold_everything(conn, batch_size, progress)
             _insert_states(conn, _statements(conn.dialect), list(states.values()), batch_size)
+            workload.insert_all(conn, states.values(), batch_size)
         return count
 
     def _remembered(
@@ -225,6 +230,7 @@ class CaseProjector:
             return None
         if new.version == kept.version or not _update(conn, sql, kept, new, exact=True):
             return None
+        workload.write(conn, kept, new)
         return new
 
 
@@ -237,6 +243,7 @@ def _from_row(conn: Connection, sql: _Statements, case_id: UUID, batch: list[Eve
         _insert_states(conn, sql, [new], chunk=1)
     elif new.version != old.version:
         _update(conn, sql, old, new, exact=False)
+    workload.write(conn, old, new)
     return new
 
 

@@ -1,8 +1,8 @@
 """The supervisor's read models: the stuck-case board, the workload, closures awaiting a decision.
 
-Each answers from the indexed `cases`/`case_steps` projection with one query, so a board over
-100,000 cases stays interactive. The rules are those of `domain.supervision`: a test checks
-this SQL against them case by case.
+Each answers from the indexed `cases`/`case_steps` projection (the workload: from its own,
+`store.workload`) with one query, so a board over 100,000 cases stays interactive. The rules
+are those of `domain.supervision`: a test checks this SQL against them case by case.
 """
 
 from __future__ import annotations
@@ -34,7 +34,14 @@ from sqlalchemy import (
 
 from domain.supervision import StuckReason
 from domain.vocabulary import FINAL_STATES, CaseStatus, Step, VisaState
-from store.schema import case_steps, cases, delivery_failures, visas
+from store.schema import (
+    case_steps,
+    cases,
+    caseworker_deadlines,
+    caseworker_load,
+    delivery_failures,
+    visas,
+)
 
 _OPEN_STATUSES = (CaseStatus.OPEN.value, CaseStatus.CLOSURE_REQUESTED.value)
 _OPEN_CASE = cases.c.status.in_(_OPEN_STATUSES)
@@ -115,46 +122,35 @@ class SupervisionReads:
     def workload(self, institution: str, now: datetime) -> list[Workload]:
         """Per caseworker: open cases, open steps, overdue steps, the oldest overdue due date.
 
-        Open cases and steps come from the `cases` columns (one index scan); only the steps
-        of cases with something overdue (`next_due_at` passed) are read, to count them.
+        From the workload projection (`store.workload`): its counts, and the open steps'
+        due dates up to `now`, one index range.
         """
-        scope = (cases.c.institution == institution, _OPEN_CASE)
-        load = (
-            select(
-                cases.c.assigned_to,
-                func.count().label("open_cases"),
-                func.sum(cases.c.open_steps).label("open_steps"),
-            )
-            .where(*scope)
-            .group_by(cases.c.assigned_to)
-            .subquery("load")
-        )
+        load, due = caseworker_load, caseworker_deadlines
         late = (
             select(
-                cases.c.assigned_to,
+                due.c.caseworker,
                 func.count().label("overdue_steps"),
-                # An open case's next_due_at is its open steps' earliest due date.
-                func.min(cases.c.next_due_at).label("oldest_overdue"),
+                func.min(due.c.due_at).label("oldest_overdue"),
             )
-            .select_from(cases.join(case_steps, case_steps.c.case_id == cases.c.case_id))
-            .where(*scope, cases.c.next_due_at <= now, _OPEN_STEP, case_steps.c.due_at <= now)
-            .group_by(cases.c.assigned_to)
+            .where(due.c.institution == institution, due.c.due_at <= now)
+            .group_by(due.c.caseworker)
             .subquery("late")
         )
         query = (
             select(
-                load.c.assigned_to.label("caseworker"),
+                load.c.caseworker,
                 load.c.open_cases,
                 load.c.open_steps,
                 func.coalesce(late.c.overdue_steps, 0).label("overdue_steps"),
                 late.c.oldest_overdue,
             )
-            .select_from(load.outerjoin(late, late.c.assigned_to == load.c.assigned_to))
-            .order_by(load.c.assigned_to)
+            .select_from(load.outerjoin(late, late.c.caseworker == load.c.caseworker))
+            .where(load.c.institution == institution)
+            .order_by(load.c.caseworker)
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [Workload.model_validate(dict(r)) for r in rows if r["caseworker"]]
+        return [Workload.model_validate(dict(r)) for r in rows]
 
     def closures(self, institution: str) -> list[dict[str, Any]]:
         """Closure requests awaiting a decision, oldest first."""
