@@ -14,12 +14,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.events import EventActivities
 from activities.notifications import NotificationActivities
+from activities.referrals import ReferralActivities
+from amparo.institutions import registry_for
 from amparo.logging import temporal_context_as_fields
 from amparo.mailer import Mailer
 from amparo.settings import Settings
 from amparo.temporal import connect
 from amparo.users import UserDirectory
 from amparo.wiring import event_store
+from store.case_state import stored_state
 from store.db import make_engine
 from store.deliveries import DeliveryHealth
 from store.event_store import EventStore
@@ -60,12 +63,14 @@ def build_worker(
     """
     temporal_context_as_fields()
     events = EventActivities(store)
-    notifications = _notifications(settings, engine or make_engine(settings.effective_database_url))
+    engine = engine or make_engine(settings.effective_database_url)
+    notifications = _notifications(settings, engine)
+    referrals = _referrals(settings, engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[events.append_events, notifications.notify],
+        activities=[events.append_events, notifications.notify, referrals.deliver_referral],
         activity_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity"),
         workflow_runner=SANDBOX,
         max_cached_workflows=max_cached_workflows,
@@ -81,6 +86,17 @@ def _notifications(settings: Settings, engine: Engine) -> NotificationActivities
         UserDirectory(engine),
         Mailer.from_settings(settings),
         health=DeliveryHealth(engine),
+    )
+
+
+def _referrals(settings: Settings, engine: Engine) -> ReferralActivities:
+    """Referral delivery over the registry's channels (email only when SMTP is set)."""
+    return ReferralActivities(
+        registry_for(settings),
+        lambda case_id: stored_state(engine, case_id),
+        Mailer.from_settings(settings),
+        DeliveryHealth(engine),
+        api_url=settings.api_url,
     )
 
 

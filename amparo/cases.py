@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from amparo.settings import Settings
 from domain import CaseState
 from domain import commands as cmd
 from workflows.case import ProtectionCaseWorkflow
@@ -39,6 +40,9 @@ PersonCommand = (
     | cmd.RegisterVisa
     | cmd.RenewVisa
     | cmd.CancelVisa
+    | cmd.AnswerReferral
+    | cmd.RevokeReferral
+    | cmd.RedirectReferral
 )
 
 
@@ -69,17 +73,34 @@ class CaseCommands:
         task_queue: str,
         max_updates_per_run: int = 1000,
         answer_within: float = 20.0,
+        delivery_backoff_seconds: float = 5.0,
     ):
         self._client = client
         self._task_queue = task_queue
         self._max_updates = max_updates_per_run
         self._answer_within = answer_within
+        self._delivery_backoff = delivery_backoff_seconds
+
+    @classmethod
+    def from_settings(cls, client: Client, settings: Settings) -> CaseCommands:
+        """Commands as configured: the task queue and what new case workflows start with."""
+        return cls(
+            client,
+            task_queue=settings.task_queue,
+            max_updates_per_run=settings.max_updates_per_run,
+            answer_within=settings.command_timeout_seconds,
+            delivery_backoff_seconds=settings.delivery_backoff_seconds,
+        )
 
     async def open(self, command: cmd.OpenCase) -> CommandResult:
         """Start the case's workflow and open the case in it, in one round trip."""
         start = WithStartWorkflowOperation(
             ProtectionCaseWorkflow.run,
-            CaseWorkflowInput(case_id=command.case_id, max_updates_per_run=self._max_updates),
+            CaseWorkflowInput(
+                case_id=command.case_id,
+                max_updates_per_run=self._max_updates,
+                delivery_backoff_seconds=self._delivery_backoff,
+            ),
             id=case_workflow_id(command.case_id),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -30,6 +30,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("hermana.lucia", Role.INSTITUTION, "hogar-oblatas", "amparo-demo-lucia"),
     DemoUser("dr.vargas", Role.INSTITUTION, "salud-publica", "amparo-demo-vargas"),
     DemoUser("oficina.visas", Role.INSTITUTION, "migracion", "amparo-demo-visas"),
+    DemoUser("fiscal.pett", Role.INSTITUTION, "procuraduria-pett", "amparo-demo-fiscal"),
+    DemoUser("gcps.reintegracion", Role.INSTITUTION, "gcps-reintegracion", "amparo-demo-gcps"),
     DemoUser("analista", Role.ANALYST, None, "amparo-demo-analista"),
     DemoUser("admin", Role.ADMIN, None, "amparo-demo-admin"),
 )

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="amparo@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
     # The institution registry (TOML); unset: the demo registry shipped with Amparo.
     institutions_file: Path | None = None
+    # The first wait before a failed referral delivery is tried again (doubling, to 30 min).
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("log_level")
     @classmethod

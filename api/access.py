@@ -1,7 +1,8 @@
 """Who may see which case: the one place the access rules live.
 
 Caseworkers see the cases assigned to them; supervisors every case of their institution;
-institutions, analysts and admins no case at all. An invisible case answers 404 exactly
+institutions, analysts and admins no case at all (an institution sees the referrals sent
+to it, and of the person only what its registry entry shares). An invisible case answers 404 exactly
 like a missing one, so its existence is never revealed.
 """
 
@@ -16,6 +17,7 @@ from amparo.users import Role, User
 from api.deps import Services
 from api.problems import ProblemError
 from store.read_models import CaseSummary
+from store.referrals import ReferralSummary
 
 
 def can_see(user: User, case: CaseSummary) -> bool:
@@ -43,6 +45,24 @@ def list_scope(user: User) -> dict[str, Any]:
     if user.role is Role.SUPERVISOR:
         return {"institution": user.institution}
     raise ProblemError(403, "forbidden", f"a {user.role} may not list cases")
+
+
+def can_see_referral(user: User, referral: ReferralSummary) -> bool:
+    """Its institution's users; the caseworker and supervisors of its case."""
+    if user.role is Role.INSTITUTION:
+        return user.institution is not None and referral.institution == user.institution
+    return reads_person(user, referral.assigned_to, referral.case_institution)
+
+
+def list_referral_scope(user: User) -> dict[str, Any]:
+    """The filters that limit a referral list to what `user` may see."""
+    if user.role is Role.INSTITUTION:
+        return {"institution": user.institution}
+    if user.role is Role.CASEWORKER:
+        return {"assigned_to": user.username}
+    if user.role is Role.SUPERVISOR:
+        return {"case_institution": user.institution}
+    raise ProblemError(403, "forbidden", f"a {user.role} may not list referrals")
 
 
 async def visible_case(services: Services, user: User, case_id: UUID) -> CaseSummary:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from amparo.cases import CaseCommands
+from amparo.institutions import registry_for
 from amparo.settings import Settings, get_settings
 from amparo.temporal import connect
 from amparo.users import UserDirectory
@@ -15,7 +16,7 @@ from amparo.wiring import person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routers import auth, cases, health, notifications, supervision, visas
+from api.routers import auth, cases, health, notifications, referrals, supervision, visas
 from store.db import make_engine
 from store.notifications import Inbox
 from store.read_models import CaseReads
@@ -30,15 +31,11 @@ async def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         temporal=client,
-        commands=CaseCommands(
-            client,
-            task_queue=settings.task_queue,
-            max_updates_per_run=settings.max_updates_per_run,
-            answer_within=settings.command_timeout_seconds,
-        ),
+        commands=CaseCommands.from_settings(client, settings),
         reads=CaseReads(engine, index=person_index(settings)),
         users=UserDirectory(engine),
         inbox=Inbox(engine),
+        registry=registry_for(settings),
     )
 
 
@@ -71,6 +68,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         health.router,
         supervision.router,
         notifications.router,
+        referrals.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -14,6 +14,9 @@ from amparo.cases import CaseCommands
 from amparo.settings import Settings
 from amparo.users import Role, User, UserDirectory
 from api.problems import ProblemError
+from domain import DomainError
+from domain.institutions import Institution, Registry
+from domain.vocabulary import Step
 from store.notifications import Inbox
 from store.read_models import CaseReads
 
@@ -28,6 +31,14 @@ class Services:
     reads: CaseReads
     users: UserDirectory
     inbox: Inbox
+    registry: Registry
+
+    def referral_target(self, institution: str, step: Step) -> Institution:
+        """The registry's institution a referral of `step` may go to; else 422 saying why."""
+        try:
+            return self.registry.target(institution, step)
+        except DomainError as error:
+            raise ProblemError(422, error.code, error.detail) from None
 
 
 def _services(request: Request) -> Services:

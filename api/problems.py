@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 # Domain codes that are not 409: the case is absent (or hidden), or must be retried.
-_STATUS_OF_CODE = {"case_not_found": 404}
+_STATUS_OF_CODE = {"case_not_found": 404, "referral_not_found": 404}
 
 
 class Problem(BaseModel):
@@ -36,6 +36,13 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[dict[str, Any]] | None = None
+
+
+# Every route documents these answers (401 … 503) as problems.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (401, 403, 404, 409, 413, 422, 503)
+}
 
 
 class ProblemError(Exception):

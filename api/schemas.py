@@ -22,10 +22,13 @@ from domain.person import (
 )
 from domain.vocabulary import (
     CaseStatus,
+    Channel,
     ClosureReason,
     ConsentScope,
     CrimeType,
     IdentificationOutcome,
+    ReferralDecision,
+    ReferralState,
     Step,
     StepAction,
     StepState,
@@ -102,6 +105,10 @@ class StepActionIn(_Input):
     occurred_at: AwareDatetime | None = Field(
         default=None, description="when the work was done, if recorded after the fact"
     )
+    consent_override: Text | None = Field(
+        default=None,
+        description="refer without the person's data-sharing consent: a supervisor's reason",
+    )
 
     @field_validator("occurred_at")
     @classmethod
@@ -146,6 +153,7 @@ class StepPublic(BaseModel):
     escalated: bool
     acknowledged: bool
     institution: str | None
+    referral_id: UUID | None = Field(default=None, description="the live referral, if referred")
     updated_at: datetime
 
 
@@ -258,4 +266,58 @@ class VisaPublic(BaseModel):
 
 class VisaPage(BaseModel):
     items: list[VisaPublic]
+    next_cursor: str | None
+
+
+class InstitutionPublic(BaseModel):
+    """An institution of the registry, for referral forms (never its channel's details)."""
+
+    id: str
+    name: str
+    steps: list[Step]
+    channel: Channel
+
+
+class ReferralAnswerIn(_Input):
+    decision: ReferralDecision
+    reference: Name | None = Field(default=None, description="the institution's file number")
+    note: Text | None = Field(default=None, description="the reason, when declined")
+
+
+class ReferralRevocationIn(_Input):
+    reason: Text
+
+
+class ReferralRedirectionIn(_Input):
+    institution: Name
+    reason: Text
+
+
+class ReferralPublic(BaseModel):
+    """A referral. `person`: what the institution may know of the person (its registry
+    entry's `shares`), shown to the institution while the referral is live; `reason`
+    (why declined, revoked or redirected) to the case's own readers and the institution."""
+
+    referral_id: UUID
+    case_id: UUID | None = Field(description="only for those who may see the case")
+    step: Step
+    institution: str
+    state: ReferralState
+    channel: Channel | None
+    consent_overridden: bool
+    referred_at: datetime
+    delivered_at: datetime | None
+    answered_at: datetime | None
+    decision: ReferralDecision | None
+    reference: str | None
+    reason: str | None
+    redirected_to: UUID | None
+    due_at: datetime | None
+    overdue: bool
+    updated_at: datetime
+    person: dict[str, object] | None
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralPublic]
     next_cursor: str | None

@@ -51,6 +51,7 @@ class StepSummary(BaseModel):
     escalated: bool
     acknowledged: bool
     institution: str | None
+    referral_id: UUID | None = None
 
 
 class CaseSummary(BaseModel):

@@ -268,19 +268,22 @@ class ReferralReads:
         *,
         institution: str | None = None,
         case_institution: str | None = None,
+        assigned_to: str | None = None,
         case_id: UUID | None = None,
         state: ReferralState | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> ReferralPage:
         """Referrals oldest first: those sent to `institution` (an institution's own), or
-        those of the cases of `case_institution` (a supervisor's), filtered."""
+        those of the cases of `case_institution` (a supervisor's) or assigned to
+        `assigned_to` (a caseworker's), filtered."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         query = select(*_COLUMNS).select_from(_JOINED)
         equal: dict[Any, object] = {
             referrals.c.institution: institution,
             cases.c.institution: case_institution,
+            cases.c.assigned_to: assigned_to,
             referrals.c.case_id: case_id,
             referrals.c.state: state.value if state else None,
         }

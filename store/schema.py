@@ -262,7 +262,6 @@ visas = Table(
 )
 
 
-
 # The referral projection (store/referrals.py): one row per referral, for the institutions'
 # lists and the case screens. Ids, codes and dates only: what the institution is told about
 # the person is built from the case state when an allowed user reads it.
@@ -286,6 +285,17 @@ referrals = Table(
     Index(None, "institution", "state", "referred_at"),  # an institution's queue
     Index(None, "case_id"),
 )
+
+# Signed requests from institutions already taken (a digest of the signature): a replay
+# within the signature's tolerance is refused. Rows older than the tolerance are pruned.
+inbound_signatures = Table(
+    "inbound_signatures",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index(None, "seen_at"),
+)
+
 
 def event_row(event: Event) -> dict[str, Any]:
     """The `events` columns of `event` (the position is the database's to give).

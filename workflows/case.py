@@ -22,9 +22,12 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
         APPEND_EVENTS,
+        DELIVER_REFERRAL,
         NOTIFY,
         AppendEventsInput,
         AppendEventsResult,
+        DeliverReferralInput,
+        DeliverReferralResult,
         NotifyInput,
     )
     from domain import CaseState, DomainError, Event, decide, evolve_all
@@ -59,6 +62,8 @@ APPEND_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+REFERRAL_DELIVERY = "referral-delivery"  # patch: referrals are delivered by an activity
+DELIVERY_MAX_INTERVAL = timedelta(minutes=30)  # an institution down for days: twice an hour
 
 
 def refusal(error: DomainError) -> ApplicationError:
@@ -86,6 +91,7 @@ class ProtectionCaseWorkflow:
         self._recent: dict[str, CommandResult] = dict(inp.recent_commands)
         self._notices: dict[str, NotifyInput] = {}
         self._visa_calls = 0  # visa workflows being started or signalled
+        self._deliveries: dict[UUID, asyncio.Task[None]] = {}  # by referral id
 
     @workflow.run
     async def run(self, inp: CaseWorkflowInput) -> CaseResult:
@@ -94,6 +100,7 @@ class ProtectionCaseWorkflow:
         self._publish_attributes()
         for notice in inp.pending_notices:
             self._start_notice(notice)
+        self._resume_deliveries()
         timers = asyncio.create_task(self._sla_timers())
         while True:
             await workflow.wait_condition(
@@ -229,6 +236,30 @@ class ProtectionCaseWorkflow:
 
     @cancel_visa.validator
     def _validate_cancel_visa(self, command: cmd.CancelVisa) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def answer_referral(self, command: cmd.AnswerReferral) -> CommandResult:
+        return await self._handle(command)
+
+    @answer_referral.validator
+    def _validate_answer_referral(self, command: cmd.AnswerReferral) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def revoke_referral(self, command: cmd.RevokeReferral) -> CommandResult:
+        return await self._handle(command)
+
+    @revoke_referral.validator
+    def _validate_revoke_referral(self, command: cmd.RevokeReferral) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def redirect_referral(self, command: cmd.RedirectReferral) -> CommandResult:
+        return await self._handle(command)
+
+    @redirect_referral.validator
+    def _validate_redirect_referral(self, command: cmd.RedirectReferral) -> None:
         self._validate(command)
 
     # --- signals from the case's visa workflows ------------------------------------------
@@ -387,6 +418,8 @@ class ProtectionCaseWorkflow:
                     self._notify_about(event)
             elif isinstance(event.data, ev.VISA_EVENTS):
                 self._follow_visa(event)
+            elif isinstance(event.data, ev.REFERRAL_EVENTS):
+                self._follow_referral(event.data)
 
     def _catch_up(self, stored: list[Event]) -> None:
         """Adopt events the store holds but this run did not decide, then decide again.
@@ -498,6 +531,76 @@ class ProtectionCaseWorkflow:
             )
         )
 
+    # --- referrals ----------------------------------------------------------------------------
+
+    def _follow_referral(self, data: Any) -> None:
+        """Deliver a new referral; stop delivering one that is no longer live."""
+        if not workflow.patched(REFERRAL_DELIVERY):
+            return  # recorded before referrals were delivered: they replay without it
+        if isinstance(data, ev.StepReferred):
+            self._deliver(data.referral_id)
+        elif isinstance(data, ev.ReferralRedirected):
+            self._deliver(data.new_referral_id)
+        referral = self._state.referrals.get(getattr(data, "referral_id", None))  # type: ignore[arg-type]
+        if referral is not None and referral.final:
+            delivery = self._deliveries.pop(referral.referral_id, None)
+            if delivery is not None:
+                delivery.cancel()
+
+    def _resume_deliveries(self) -> None:
+        """A new run (continue-as-new) takes up the deliveries its predecessor left."""
+        waiting = [r.referral_id for r in self._state.referrals.values() if r.awaits_delivery]
+        if waiting and workflow.patched(REFERRAL_DELIVERY):
+            for referral_id in waiting:
+                self._deliver(referral_id)
+
+    def _deliver(self, referral_id: UUID) -> None:
+        if referral_id not in self._deliveries:
+            self._deliveries[referral_id] = asyncio.create_task(self._delivery(referral_id))
+
+    async def _delivery(self, referral_id: UUID) -> None:
+        """Deliver over the institution's channel, retried with backoff for as long as it
+        takes (an institution that is down never fails the case; the board shows
+        `delivery_failing`), then record it. Revoking or redirecting cancels it."""
+        assert self._state.case_id is not None
+        backoff = timedelta(seconds=self._input.delivery_backoff_seconds)
+        try:
+            result = await workflow.execute_activity(
+                DELIVER_REFERRAL,
+                DeliverReferralInput(referral_id=referral_id, case_id=self._state.case_id),
+                result_type=DeliverReferralResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(
+                    initial_interval=backoff,
+                    backoff_coefficient=2.0,
+                    maximum_interval=max(backoff, DELIVERY_MAX_INTERVAL),
+                ),
+            )
+        except asyncio.CancelledError:
+            return  # no longer live: nothing to deliver
+        except ActivityError as error:  # pragma: no cover - retried without limit
+            workflow.logger.error(
+                "referral delivery gave up", extra=self._log_context(error=type(error).__name__)
+            )
+            return
+        finally:
+            self._deliveries.pop(referral_id, None)
+        if result.channel is None:
+            return
+        command = cmd.RecordReferralDelivered(
+            command_id=uuid5(referral_id, "delivered"),
+            actor=SYSTEM_ACTOR,
+            at=workflow.now(),
+            referral_id=referral_id,
+            channel=result.channel,
+        )
+        try:
+            self._apply(str(command.command_id), command)
+        except DomainError as error:  # answered, revoked or redirected meanwhile
+            workflow.logger.info(
+                "referral delivery not recorded", extra=self._log_context(code=error.code)
+            )
+
     # --- notifications ------------------------------------------------------------------------
 
     def _notify_about(self, event: Event) -> None:
@@ -572,6 +675,7 @@ class ProtectionCaseWorkflow:
             self._state.status is CaseStatus.CLOSED
             and not self._state.follows_visas
             and not self._visa_calls
+            and not self._deliveries
             and not self._outbox
             and not self._notices
             and workflow.all_handlers_finished()

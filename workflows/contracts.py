@@ -44,6 +44,8 @@ class CaseWorkflowInput(BaseModel):
     max_updates_per_run: int = 1000
     # A workflow started for a case that never opened (its opening was refused) ends.
     unopened_timeout_seconds: int = 3600
+    # The first wait before a failed referral delivery is tried again (then doubling).
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
 
 
 class CaseResult(BaseModel):

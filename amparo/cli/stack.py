@@ -121,9 +121,7 @@ async def _load_demo(current: Settings, users: UserDirectory) -> None:
 
     ensure_demo_users(users)
     client = await temporal_client(current)
-    commands = CaseCommands(
-        client, task_queue=current.task_queue, max_updates_per_run=current.max_updates_per_run
-    )
+    commands = CaseCommands.from_settings(client, current)
     reads = CaseReads(make_engine(current.effective_database_url))
     typer.echo("loading demo cases ...")
     summary = await load_demo(commands, lambda case_id: reads.get(case_id) is not None)

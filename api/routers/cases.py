@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from amparo.users import Role, User
 from api.access import list_scope, visible_case
 from api.deps import CaseReader, Caseworker, Services, ServicesDep, Supervisor
-from api.problems import Problem, ProblemError
+from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.schemas import (
     AcknowledgeIn,
     AssignmentIn,
@@ -32,14 +32,10 @@ from api.schemas import (
 from domain import commands as cmd
 from domain.person import Person, VictimContext
 from domain.sla import SlaPolicy
-from domain.vocabulary import CaseStatus, CrimeType, Step
+from domain.vocabulary import CaseStatus, CrimeType, Step, StepAction
 from store.read_models import CaseSummary
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 413, 422, 503)
-}
-router = APIRouter(prefix="/cases", tags=["cases"], responses=ERRORS)
+router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEM_RESPONSES)
 IdempotencyKey = Annotated[
     uuid.UUID | None,
     Header(alias="Idempotency-Key", description="repeat a request safely: applied once"),
@@ -230,12 +226,23 @@ async def advance_step(
     case_id: uuid.UUID,
     step: Step,
     body: StepActionIn,
-    user: Caseworker,
+    user: CaseReader,
     services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:
-    """Act on a step: refer (to an institution), start, complete, not_needed, decline."""
+    """Act on a step: refer (to an institution of the registry that serves the step),
+    start, complete, not_needed, decline. A referral needs the person's data-sharing
+    consent; without it, only a supervisor may refer, giving `consent_override` (recorded)."""
+    overriding = user.role is Role.SUPERVISOR
+    if overriding != (body.consent_override is not None) or (
+        overriding and body.action is not StepAction.REFER
+    ):
+        raise ProblemError(
+            403, "forbidden", "only a supervisor overrides consent, and only to refer"
+        )
     await visible_case(services, user, case_id)
+    if body.action is StepAction.REFER and body.institution and body.institution.strip():
+        services.referral_target(body.institution, step)
     command = cmd.AdvanceStep(
         **_envelope(user, key, "step", case_id, step, body), step=step, **body.model_dump()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from amparo.users import User
 from api.access import list_scope, reads_person, visible_case
 from api.deps import CaseReader, Caseworker, Services, ServicesDep
-from api.problems import Problem, ProblemError
+from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.routers.cases import IdempotencyKey, _envelope
 from api.schemas import VisaCancellationIn, VisaCreate, VisaPage, VisaPublic, VisaRenewalIn
 from domain import commands as cmd
@@ -21,11 +21,7 @@ from domain.ids import derived_id
 from domain.vocabulary import VisaState
 from store.visas import VisaReads, VisaSummary
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 413, 422, 503)
-}
-router = APIRouter(tags=["visas"], responses=ERRORS)
+router = APIRouter(tags=["visas"], responses=PROBLEM_RESPONSES)
 
 
 def _reads(services: Services) -> VisaReads:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +26,8 @@ from store.migrate import upgrade
 from worker import build_worker
 
 PASSWORD = "correct horse battery"
+TEST_REGISTRY = Path(__file__).parents[1] / "support" / "institutions.toml"
+WEBHOOK_SECRET = "tests-only-webhook-secret-0001"  # refugio-webhook's, in TEST_REGISTRY
 USERS = [  # username, role, institution
     ("ana", Role.CASEWORKER, "pett"),
     ("luis", Role.CASEWORKER, "pett"),
@@ -32,6 +35,7 @@ USERS = [  # username, role, institution
     ("sofia", Role.SUPERVISOR, "pett"),
     ("miguel", Role.SUPERVISOR, "migracion"),
     ("hogar", Role.INSTITUTION, "hogar-oblatas"),
+    ("refugio", Role.INSTITUTION, "casa-refugio"),
     ("analista", Role.ANALYST, None),
     ("admin", Role.ADMIN, None),
 ]
@@ -85,6 +89,8 @@ async def api(api_dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Api]:
         temporal_address=api_dev_server.config.address,
         task_queue=f"api-{uuid.uuid4()}",
         data_dir=tmp_path,
+        institutions_file=TEST_REGISTRY,
+        delivery_backoff_seconds=0.2,
     )
     services = await build_services(settings)
     # Cheap password hashing in tests: the production parameters cost ~0.4 s a hash here.
@@ -121,3 +127,23 @@ def new_case(**changes: object) -> dict[str, object]:
         "consent_data_sharing": True,
     }
     return body | changes
+
+
+async def delivered(api: Api, referral_id: str, reader: str = "sofia") -> dict[str, Any]:
+    """The referral once its delivery is recorded (to an inbox: right after it is stored)."""
+    async with api.client(reader) as client:
+        for _ in range(200):
+            seen = await client.get(f"/referrals/{referral_id}")
+            assert seen.status_code == 200, seen.text
+            referral: dict[str, Any] = seen.json()
+            if referral["delivered_at"] is not None:
+                return referral
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"referral {referral_id} never delivered")
+
+
+def referral_of(case: dict[str, Any], step: str) -> str:
+    """The live referral of `step` in a case as the API shows it."""
+    found = next(s for s in case["steps"] if s["step"] == step)
+    referral_id: str = found["referral_id"]
+    return referral_id

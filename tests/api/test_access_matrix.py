@@ -22,16 +22,17 @@ from fastapi.routing import iter_route_contexts
 
 from amparo.users import Role, UserDirectory
 from api.app import PREFIX, create_app
-from tests.api.conftest import PASSWORD, USERS, Api, new_case
+from tests.api.conftest import PASSWORD, USERS, Api, delivered, new_case, referral_of
 
 OK: Literal["ok"] = "ok"
-Outcome = Literal["ok", 403, 404]
+Outcome = Literal["ok", 401, 403, 404]
 NAMES = [name for name, _, _ in USERS]
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
 # ana owns the case (caseworker, pett); luis is her colleague, carmen of migracion;
-# sofia supervises pett, miguel migracion; hogar, analista and admin see no case.
-_NOBODY_ELSE: dict[str, Outcome] = {"hogar": 403, "analista": 403, "admin": 403}
+# sofia supervises pett, miguel migracion; hogar, refugio (institutions), analista and admin
+# see no case. Referrals on ana's cases go to hogar.
+_NOBODY_ELSE: dict[str, Outcome] = {"hogar": 403, "refugio": 403, "analista": 403, "admin": 403}
 EVERYONE: dict[str, Outcome] = dict.fromkeys(NAMES, OK)
 CASEWORKERS: dict[str, Outcome] = {
     "ana": OK, "luis": OK, "carmen": OK, "sofia": 403, "miguel": 403, **_NOBODY_ELSE,
@@ -81,8 +82,19 @@ class Row:
         return "{visa_id}" in self.path
 
     @property
+    def on_a_referral(self) -> bool:
+        return "{referral_id}" in self.path
+
+    @property
+    def signed(self) -> bool:
+        """Authenticated by the institution's signature, not by a bearer token."""
+        return self.path.endswith("/signed-answer")
+
+    @property
     def hidden_code(self) -> str:
         """What a thing the user may not see answers: the same as a missing one."""
+        if self.on_a_referral:
+            return "referral_not_found"
         return "visa_not_found" if self.on_a_visa else "case_not_found"
 
 
@@ -93,6 +105,23 @@ VISA = {"kind": "work", "number": "W-1", "issued_on": "2025-01-02", "expires_on"
 # A visa is cancelled by its case's caseworker or supervisor.
 VISA_KEEPERS: dict[str, Outcome] = {
     "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, **_NOBODY_ELSE,
+}  # fmt: skip
+R = f"{PREFIX}/referrals/{{referral_id}}"
+REFERRAL_LISTERS: dict[str, Outcome] = {
+    "ana": OK, "luis": OK, "carmen": OK, "sofia": OK, "miguel": OK, "hogar": OK, "refugio": OK,
+    "analista": 403, "admin": 403,
+}  # fmt: skip
+REFERRAL_READERS: dict[str, Outcome] = {
+    "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, "hogar": OK,
+    "refugio": 404, "analista": 403, "admin": 403,
+}  # fmt: skip
+REFERRAL_KEEPERS: dict[str, Outcome] = {
+    "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, "hogar": 403,
+    "refugio": 403, "analista": 403, "admin": 403,
+}  # fmt: skip
+ITS_INSTITUTION: dict[str, Outcome] = {
+    "ana": 403, "luis": 403, "carmen": 403, "sofia": 403, "miguel": 403, "hogar": OK,
+    "refugio": 404, "analista": 403, "admin": 403,
 }  # fmt: skip
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
@@ -141,6 +170,19 @@ MATRIX: list[Row] = [
     Row("GET", V, CASE_READERS),
     Row("POST", f"{V}/renewal", ASSIGNED_CASEWORKER, json={"expires_on": "2099-12-31"}),
     Row("POST", f"{V}/cancellation", VISA_KEEPERS, json={"reason": "returned home"}),
+    Row("GET", f"{PREFIX}/institutions", EVERYONE),
+    Row("GET", f"{PREFIX}/referrals", REFERRAL_LISTERS),
+    Row("GET", R, REFERRAL_READERS),
+    Row("POST", f"{R}/answer", ITS_INSTITUTION, json={"decision": "accepted"}),
+    # Signed by the institution's secret, not by a token: unsigned, everyone gets 401.
+    Row("POST", f"{R}/signed-answer", dict.fromkeys(NAMES, 401), json={"decision": "accepted"}),
+    Row("POST", f"{R}/revocation", REFERRAL_KEEPERS, json={"reason": "moved"}),
+    Row(
+        "POST",
+        f"{R}/redirection",
+        REFERRAL_KEEPERS,
+        json={"institution": "casa-refugio", "reason": "no beds"},
+    ),
 ]
 
 
@@ -194,12 +236,15 @@ def bearer(api: Api, user: str) -> dict[str, str]:
 async def call(
     api: Api, http: httpx.AsyncClient, row: Row, case_id: str, *,
     headers: dict[str, str] | None = None, user: str | None = None, case: str | None = None,
-    visa_id: str | None = None,
+    visa_id: str | None = None, referral_id: str | None = None,
 ) -> httpx.Response:  # fmt: skip
-    """Call `row`'s endpoint for `case_id` (and `visa_id`) with these headers (or as `user`);
-    `case` replaces both ids (a missing one)."""
+    """Call `row`'s endpoint for `case_id` (and `visa_id`, `referral_id`) with these headers
+    (or as `user`); `case` replaces every id (a missing one)."""
     path = row.path.format(
-        case_id=case or case_id, visa_id=case or visa_id or uuid.uuid4(), step="identification"
+        case_id=case or case_id,
+        visa_id=case or visa_id or uuid.uuid4(),
+        referral_id=case or referral_id or uuid.uuid4(),
+        step="identification",
     )
     if user is not None:
         headers = bearer(api, user)
@@ -223,6 +268,29 @@ async def register_visa(api: Api, http: httpx.AsyncClient, case_id: str) -> str:
     assert answer.status_code == 201, answer.text
     visa_id: str = answer.json()["visa_id"]
     return visa_id
+
+
+async def refer(api: Api, http: httpx.AsyncClient, case_id: str) -> str:
+    """Identify the person and refer the shelter step to hogar: the referral's id."""
+    steps = f"{PREFIX}/cases/{case_id}/steps"
+    ana = bearer(api, "ana")
+    done = {"action": "complete", "outcome": "confirmed_victim"}
+    identified = await http.post(f"{steps}/identification", json=done, headers=ana)
+    if identified.status_code != 200:  # identified for an earlier referral already
+        assert identified.json()["code"] == "step_final", identified.text
+        case = await http.get(f"{PREFIX}/cases/{case_id}", headers=ana)
+        shelter = next(s for s in case.json()["steps"] if s["step"] == "shelter")
+        if shelter["referral_id"]:  # redirected elsewhere: withdraw it first
+            revoke = f"{PREFIX}/referrals/{shelter['referral_id']}/revocation"
+            revoked = await http.post(revoke, json={"reason": "again"}, headers=ana)
+            assert revoked.status_code == 200, revoked.text
+    referred = await http.post(
+        f"{steps}/shelter", json={"action": "refer", "institution": "hogar-oblatas"}, headers=ana
+    )
+    assert referred.status_code == 200, referred.text
+    referral_id = referral_of(referred.json(), "shelter")
+    await delivered(api, referral_id)  # to hogar's inbox: recorded right after
+    return referral_id
 
 
 async def history(api: Api, http: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
@@ -251,14 +319,21 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
         )
         assert asked.status_code == 200, asked.text
     visa_id = await register_visa(api, http, case_id) if row.on_a_visa else None
+    referral_id = await refer(api, http, case_id) if row.on_a_referral else None
     before = await history(api, http, case_id)
 
     # Refusals first: none of them may change anything.
     missing = str(uuid.uuid4())
     for name in (name for name in NAMES if row.who[name] != OK):
-        answer = await call(api, http, row, case_id, user=name, visa_id=visa_id)
+        answer = await call(
+            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id
+        )
         if row.who[name] == 403:
             assert_problem(answer, 403, "forbidden")
+            continue
+        if row.who[name] == 401:
+            assert_problem(answer, 401)
+            assert answer.json()["code"].startswith("signature_"), answer.text
             continue
         hidden = assert_problem(answer, 404, row.hidden_code)
         # Not visible answers exactly like not there: the case's existence is not revealed.
@@ -271,7 +346,13 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
     for name in (name for name in NAMES if row.who[name] == OK):
         if row.on_a_visa and row.method == "POST":  # each allowed user acts on a visa of its own
             visa_id = await register_visa(api, http, case_id)
-        answer = await call(api, http, row, case_id, user=name, visa_id=visa_id)
+        if row.on_a_referral and row.method == "POST" and referral_id is None:
+            referral_id = await refer(api, http, case_id)  # the one before is final now
+        answer = await call(
+            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id
+        )
+        if row.on_a_referral and row.method == "POST":
+            referral_id = None
         if row.ok_code is not None:
             assert_problem(answer, row.ok, row.ok_code)
         else:
@@ -280,11 +361,15 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
             assert answer.json()["username"] == name
         if row.path == C:
             assert answer.json()["case_id"] == case_id
-        if (row.on_a_case or row.on_a_visa) and row.method == "POST" and row.ok in (200, 201):
+        if (
+            (row.on_a_case or row.on_a_visa or row.on_a_referral)
+            and row.method == "POST"
+            and row.ok in (200, 201)
+        ):
             # The allowed command changed the case, and the next read shows it.
             after = await http.get(f"{PREFIX}/cases/{case_id}", headers=bearer(api, "sofia"))
             assert after.json()["version"] > before["events"][-1]["version"]
-        if row.on_a_case or row.on_a_visa:  # an unknown one answers 404 to the allowed too
+        if row.on_a_case or row.on_a_visa or row.on_a_referral:  # unknown: 404 to all
             absent = await call(api, http, row, case_id, user=name, case=missing)
             assert_problem(absent, 404, row.hidden_code)
 
@@ -384,6 +469,10 @@ async def _check_signed_out(api: Api, http: httpx.AsyncClient, how: SignedOut) -
             expected = 401 if row.form and how == "disabled" else 200
             assert answer.status_code == expected, (row.id, answer.text)
             continue
+        if row.signed:  # no signature: 401, whatever the bearer says
+            assert_problem(answer, 401)
+            assert answer.json()["code"].startswith("signature_"), answer.text
+            continue
         assert_problem(answer, 401, code)
         assert answer.headers["www-authenticate"] == "Bearer", row.id
         if row.on_a_case or row.on_a_visa:  # the same for a missing one: nothing shows
@@ -411,7 +500,12 @@ async def test_a_disabled_user_cannot_sign_in_again(api: Api, http: httpx.AsyncC
 async def test_unknown_paths_and_methods_are_problems(api: Api, http: httpx.AsyncClient) -> None:
     ana = bearer(api, "ana")
     for row in MATRIX:
-        path = row.path.format(case_id=uuid.uuid4(), visa_id=uuid.uuid4(), step="identification")
+        path = row.path.format(
+            case_id=uuid.uuid4(),
+            visa_id=uuid.uuid4(),
+            referral_id=uuid.uuid4(),
+            step="identification",
+        )
         for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - {row.method}:
             if (method, row.path) in {(r.method, r.path) for r in MATRIX}:
                 continue

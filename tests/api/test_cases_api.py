@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import Api, new_case
+from tests.api.conftest import Api, delivered, new_case
 
 
 async def test_open_advance_and_read_your_writes(api: Api) -> None:
@@ -36,10 +36,12 @@ async def test_open_advance_and_read_your_writes(api: Api) -> None:
         shelter = next(s for s in referred.json()["steps"] if s["step"] == "shelter")
         assert shelter["state"] == "referred"
         assert shelter["institution"] == "hogar-oblatas"
+        await delivered(api, shelter["referral_id"])
 
         events = (await ana.get(f"/cases/{case_id}/events")).json()
         assert [e["version"] for e in events] == list(range(1, len(events) + 1))
-        assert {e["actor"] for e in events} == {"ana"}
+        assert {e["actor"] for e in events} == {"ana", "system"}
+        assert events[-1]["type"] == "ReferralDelivered"
 
 
 async def test_refusal_is_409_with_the_domain_code_and_changes_nothing(api: Api) -> None:

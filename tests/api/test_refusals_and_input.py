@@ -20,7 +20,7 @@ import pytest
 
 from api.app import PREFIX
 from api.limits import MAX_BODY_BYTES
-from tests.api.conftest import Api, new_case
+from tests.api.conftest import Api, delivered, new_case, referral_of
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 LONG_TEXT = "x" * 2001
@@ -94,11 +94,12 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
 
 
 async def refused(
-    http: Http, user: str, path: str, body: dict[str, Any], code: str, case_id: str
-) -> None:
-    """`user` posting `body` to `path` is refused with 409 `code`, and nothing changes."""
+    http: Http, user: str, path: str, body: dict[str, Any], code: str, case_id: str,
+    status: int = 409,
+) -> None:  # fmt: skip
+    """`user` posting `body` to `path` is refused with `status` `code`; nothing changes."""
     before = await http.snapshot(case_id)
-    assert_problem(await http.post(user, path, body), 409, code)
+    assert_problem(await http.post(user, path, body), status, code)
     assert await http.snapshot(case_id) == before, f"{code}: the refusal recorded something"
 
 
@@ -165,14 +166,25 @@ async def test_step_refusals(http: Http) -> None:
         case_id,
     )
 
-    await accepted(
-        http, "ana", f"{step}/identification", {"action": "refer", "institution": "fiscalia"}
+    # A referral goes to an institution of the registry that serves the step.
+    for name, code in (
+        ("policia", "institution_unknown"),
+        ("hogar-oblatas", "institution_not_serving_step"),
+    ):
+        body = {"action": "refer", "institution": name}
+        await refused(http, "ana", f"{step}/identification", body, code, case_id, status=422)
+    referred = await accepted(
+        http,
+        "ana",
+        f"{step}/identification",
+        {"action": "refer", "institution": "procuraduria-pett"},
     )
+    await delivered(http.api, referral_of(referred, "identification"))
     await refused(
         http,
         "ana",
         f"{step}/identification",
-        {"action": "refer", "institution": "policia"},
+        {"action": "refer", "institution": "migracion"},
         "invalid_transition",
         case_id,
     )
@@ -217,7 +229,7 @@ async def test_consent_refusals(http: Http) -> None:
         http,
         "ana",
         f"{step}/identification",
-        {"action": "refer", "institution": "fiscalia"},
+        {"action": "refer", "institution": "procuraduria-pett"},
         "consent_required",
         case_id,
     )
@@ -731,12 +743,13 @@ async def test_read_your_writes_after_every_command(http: Http) -> None:
     assert done["identification_outcome"] == "confirmed_victim"
     assert _step(done, "identification")["state"] == "completed"
     assert {s["step"] for s in done["steps"]} >= {"shelter", "health", "legal", "documentation"}
-    referred = await command(
-        "ana",
-        f"{case}/steps/shelter",
-        {"action": "refer", "institution": "hogar-oblatas"},
-        "StepReferred",
+    referred = await accepted(
+        http, "ana", f"{case}/steps/shelter", {"action": "refer", "institution": "hogar-oblatas"}
     )
+    await delivered(http.api, referral_of(referred, "shelter"))  # the system's event follows
+    referred = (await http.get("ana", case)).json()
+    version = referred["version"]
+    await _read_back(http, "ana", referred, "ReferralDelivered")
     assert _step(referred, "shelter") | {"state": "referred", "institution": "hogar-oblatas"} == (
         _step(referred, "shelter")
     )

@@ -23,10 +23,10 @@ from domain.person import ExploitationType, MeansOfControl, Person, Sex, VictimC
 from domain.sla import SlaPolicy
 from domain.vocabulary import (
     SYSTEM_ACTOR,
+    Channel,
     ClosureReason,
     ConsentScope,
     CrimeType,
-    Channel,
     IdentificationOutcome,
     ReferralDecision,
     Step,

@@ -1,4 +1,5 @@
-"""The referral projection: each referral's institution, state and dates.
+"""The referral projection (each referral's institution, state and dates), and the
+signatures of institutions' signed answers already taken (to refuse replays).
 
 Revision ID: 0010_referrals
 Revises: 0009_caseworker_load
@@ -50,9 +51,18 @@ def upgrade() -> None:
         ["institution", "state", "referred_at"],
     )
     op.create_index("ix_referrals_case_id", "referrals", ["case_id"])
+    op.create_table(
+        "inbound_signatures",
+        sa.Column("digest", sa.String(64), nullable=False),
+        _when("seen_at", nullable=False),
+        sa.PrimaryKeyConstraint("digest", name="pk_inbound_signatures"),
+    )
+    op.create_index("ix_inbound_signatures_seen_at", "inbound_signatures", ["seen_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbound_signatures_seen_at", table_name="inbound_signatures")
+    op.drop_table("inbound_signatures")
     op.drop_index("ix_referrals_case_id", table_name="referrals")
     op.drop_index("ix_referrals_institution_state_referred_at", table_name="referrals")
     op.drop_table("referrals")
