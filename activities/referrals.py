@@ -157,12 +157,17 @@ class ReferralActivities:
         log.warning(
             "referral delivery failed", **_ids(inp), attempt=attempt, error=type(error).__name__
         )
-        if self._health is None or not delivery_failing(attempt):
-            return
+        if self._health is None or not delivery_failing(attempt) or not self._live(inp):
+            return  # a referral revoked or redirected meanwhile is nothing to look at
         self._health.failing(
             inp.referral_id, case_id=inp.case_id, kind=FAILING_KIND, at=self._clock(),
             attempts=attempt, error=f"{type(error).__name__}: {error}",
         )  # fmt: skip
+
+    def _live(self, inp: DeliverReferralInput) -> bool:
+        state = self._state_of(inp.case_id)
+        referral = state.referrals.get(inp.referral_id) if state else None
+        return referral is not None and referral.awaits_delivery
 
 
 def _ids(inp: DeliverReferralInput) -> dict[str, str]:

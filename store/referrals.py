@@ -36,7 +36,7 @@ from domain import CaseState, Event
 from domain import events as ev
 from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
 from store.db import serialize_appends
-from store.schema import case_steps, cases, events, referrals, stored_event
+from store.schema import case_steps, cases, delivery_failures, events, referrals, stored_event
 
 __all__ = ["InvalidCursor", "ReferralPage", "ReferralProjector", "ReferralReads", "ReferralSummary"]
 
@@ -56,6 +56,7 @@ _ANSWERED = {
     ReferralDecision.DECLINED: ReferralState.DECLINED,
     ReferralDecision.COMPLETED: ReferralState.COMPLETED,
 }
+_FINAL = frozenset(state.value for state in ReferralState if state.final)
 Row = dict[str, Any]
 
 
@@ -151,6 +152,12 @@ class ReferralProjector:
             conn.execute(insert(referrals), inserts)
         if updates:
             conn.execute(_UPDATE, updates)
+        # A referral no longer live has no delivery left to fail (its retries are cancelled).
+        ended = [key for key, row in after.items() if row["state"] in _FINAL]
+        if ended:
+            conn.execute(
+                delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(ended))
+            )
 
     def rebuild(self, engine: Engine, batch_size: int = 10_000) -> int:
         """Replace `referrals` with the fold of every stored referral event; events read."""

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -80,17 +81,19 @@ class Api:
         return token
 
 
-@pytest.fixture
-async def api(api_dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def running_api(dev_server: DevServer, tmp_path: Path, **changes: Any) -> AsyncIterator[Api]:
+    """Amparo's API and worker on a fresh SQLite file, the USERS signed in; `changes` to
+    the settings (the tests' registry and a short delivery backoff by default)."""
     url = f"sqlite:///{tmp_path / 'amparo.db'}"
     upgrade(url)
+    tuned: dict[str, Any] = {"institutions_file": TEST_REGISTRY, "delivery_backoff_seconds": 0.2}
     settings = Settings(
         database_url=url,
-        temporal_address=api_dev_server.config.address,
+        temporal_address=dev_server.config.address,
         task_queue=f"api-{uuid.uuid4()}",
         data_dir=tmp_path,
-        institutions_file=TEST_REGISTRY,
-        delivery_backoff_seconds=0.2,
+        **(tuned | changes),
     )
     services = await build_services(settings)
     # Cheap password hashing in tests: the production parameters cost ~0.4 s a hash here.
@@ -111,6 +114,12 @@ async def api(api_dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Api]:
         yield running
         server.stop()
         await serving
+
+
+@pytest.fixture
+async def api(api_dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(api_dev_server, tmp_path) as running:
+        yield running
 
 
 def new_case(**changes: object) -> dict[str, object]:

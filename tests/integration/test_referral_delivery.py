@@ -8,14 +8,10 @@ and, like a well-behaved institution, accepts each idempotency key once.
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,9 +26,6 @@ from amparo.mailer import Mailer, MailError
 from amparo.signing import (
     IDEMPOTENCY_HEADER,
     REFERRAL_HEADER,
-    SIGNATURE_HEADER,
-    SignatureError,
-    verify,
 )
 from domain import commands as cmd
 from domain.institutions import DEFAULT_SHARED, Registry
@@ -44,6 +37,7 @@ from store.event_store import EventStore
 from store.schema import delivery_failures
 from tests.integration.conftest import free_port
 from tests.integration.test_notify_activity import Handler
+from tests.support.webhook_receiver import Receiver, serving
 from tests.unit.domain_strategies import CASE_ID, DAY, HOUR, T0, Case
 
 NOW = T0 + DAY
@@ -60,75 +54,11 @@ VICTIM = VictimContext(exploitation_types=(ExploitationType.SEXUAL,))
 # --- a webhook receiver ------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-    signature: str  # "valid" or the SignatureError code
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """An institution's endpoint: answers per `script` (then 200), records every request,
-    and accepts a referral once per idempotency key (repeats answer 200, change nothing)."""
-
-    script: list[str] = field(default_factory=list)  # "500", "hang", "200"
-    requests: list[Received] = field(default_factory=list)
-    accepted: dict[str, bytes] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def receive(self, headers: dict[str, str], body: bytes) -> str:
-        try:
-            verify(SECRET, body, headers.get(SIGNATURE_HEADER), now=int(NOW.timestamp()))
-            signature = "valid"
-        except SignatureError as refused:
-            signature = refused.code
-        with self.lock:
-            self.requests.append(Received(headers, body, signature))
-            action = self.script.pop(0) if self.script else "200"
-            if action != "500" and signature == "valid":
-                self.accepted.setdefault(headers[IDEMPOTENCY_HEADER], body)
-        return action
-
-
-class _Endpoint(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        action = self.server.receiver.receive(dict(self.headers.items()), body)
-        if action == "hang":  # took it, but answers too late: the sender sees a timeout
-            time.sleep(TIMEOUT * 3)
-        status = 500 if action == "500" else 200
-        try:
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        except OSError:
-            pass  # the sender gave up waiting
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: Receiver
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
-    server = _Server(("127.0.0.1", 0), _Endpoint)
-    server.receiver = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.receiver, f"http://127.0.0.1:{server.server_address[1]}/referrals"
-    server.shutdown()
-    server.server_close()
+    institution = Receiver(SECRET, now=lambda: int(NOW.timestamp()), hang_seconds=TIMEOUT * 3)
+    with serving(institution) as url:
+        yield institution, url
 
 
 @pytest.fixture
