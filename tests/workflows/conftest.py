@@ -38,6 +38,13 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=data_converter()
     )
+    await add_search_attributes(env)
+    yield env
+    await env.shutdown()
+
+
+async def add_search_attributes(env: WorkflowEnvironment) -> None:
+    """Register Amparo's search attributes, as `amparo dev` does on the dev server."""
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
@@ -46,8 +53,6 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
             },
         )
     )
-    yield env
-    await env.shutdown()
 
 
 @dataclass
