@@ -74,13 +74,24 @@ class DriverStatement:
             cursor.close()
 
     def write(self, conn: Connection, values: Mapping[str, Any]) -> int:
-        """Run once; how many rows it changed."""
+        """Run once; how many rows it changed (in a pipeline: waits for the count)."""
+        params = self.params(values)
+        cursor = conn.connection.cursor()
+        try:
+            with _as_sqlalchemy_errors(conn, self.sql, params), _synced(conn):
+                cursor.execute(self.sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def send(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """Run once, not waiting for the outcome inside a pipeline (`store.db.pipelined`):
+        an error is raised when the pipeline next waits, and rolls the transaction back."""
         params = self.params(values)
         cursor = conn.connection.cursor()
         try:
             with _as_sqlalchemy_errors(conn, self.sql, params):
                 cursor.execute(self.sql, params)
-                return int(cursor.rowcount)
         finally:
             cursor.close()
 
@@ -95,9 +106,9 @@ class DriverStatement:
             cursor.close()
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row: one `execute`, or one `executemany` for several."""
+        """Run once per row: one `execute`, or one `executemany` for several (`send`)."""
         if len(rows) == 1:
-            self.write(conn, rows[0])
+            self.send(conn, rows[0])
         elif rows:
             self.write_many(conn, rows)
 
@@ -120,6 +131,17 @@ def _as_sqlalchemy_errors(conn: Connection, sql: str, params: Any) -> Iterator[N
         yield
     except base as exc:
         raise DBAPIError.instance(sql, params, exc, base, dialect=conn.dialect) from exc
+
+
+@contextmanager
+def _synced(conn: Connection) -> Iterator[None]:
+    """psycopg: a nested pipeline, which waits for every result sent so far on leaving
+    (inside `store.db.pipelined`; otherwise a plain round trip, as without it)."""
+    if conn.dialect.name == "sqlite":
+        yield
+        return
+    with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        yield
 
 
 def _bind(type_: Any, dialect: Dialect) -> Processor:

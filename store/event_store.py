@@ -8,12 +8,13 @@ stored into the case projection in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, bindparam, func, select, tuple_
+from sqlalchemy import Engine, bindparam, func, select, text, tuple_
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
@@ -90,8 +91,9 @@ class EventStore:
             return conn.execute(select(func.max(events.c.position))).scalar_one() or 0
 
     def _append(self, conn: Connection, batch: list[Event]) -> int:
-        db.serialize_appends(conn)
-        stored = _insert_new(conn, batch)
+        with db.pipelined(conn):  # BEGIN, the lock and the INSERT: one round trip
+            db.serialize_appends(conn)
+            stored = _insert_new(conn, batch)
         fresh = [event for event in batch if event.event_id in stored]
         for projector in self._projectors if fresh else ():
             projector.apply(conn, fresh)
@@ -116,9 +118,12 @@ class EventStore:
 def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
     """Insert the batch, skipping stored event ids; returns the ids inserted now.
 
-    Counted from RETURNING (psycopg reports rowcount -1 for executemany): one multi-row
-    INSERT per `_ROWS` events, run on the driver.
+    Counted from RETURNING (psycopg reports rowcount -1 for executemany), run on the
+    driver: on PostgreSQL one statement of arrays, on SQLite one multi-row INSERT per
+    `_ROWS` events.
     """
+    if not db.is_sqlite(conn):
+        return _insert_arrays(conn, batch)
     inserted: set[UUID] = set()
     for start in range(0, len(batch), _ROWS):
         part = batch[start : start + _ROWS]
@@ -126,6 +131,33 @@ def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
         returned = _insert_statement(conn, len(part)).fetch(conn, values)
         inserted.update(event_id for (event_id,) in returned)
     return inserted
+
+
+# PostgreSQL: the batch as one array per column, whatever its size. A multi-row VALUES
+# has 8 parameters per event, and psycopg re-parses a statement of more than 50 on every
+# execution (and never prepares it): that cost a third of a ten-event append's CPU.
+# ORDER BY the ordinality: positions are given in the batch's order (version order).
+_ARRAY_INSERT = text(
+    "INSERT INTO events (event_id, case_id, version, type, data, actor, occurred_at,"
+    " recorded_at) SELECT e, c, v, t, d::jsonb, a, o, r FROM unnest("
+    "CAST(:event_id AS uuid[]), CAST(:case_id AS uuid[]), CAST(:version AS integer[]),"
+    " CAST(:type AS text[]), CAST(:data AS text[]), CAST(:actor AS text[]),"
+    " CAST(:occurred_at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]))"
+    " WITH ORDINALITY AS batch (e, c, v, t, d, a, o, r, n) ORDER BY n"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def _insert_arrays(conn: Connection, batch: list[Event]) -> set[UUID]:
+    rows = [event_row(e) for e in batch]
+    values: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in _COLUMNS}
+    for moment in ("occurred_at", "recorded_at"):  # as the column type binds them
+        values[moment] = [v.astimezone(UTC) for v in values[moment]]
+    statement = _INSERTS.setdefault(conn.dialect, {}).get(0)
+    if statement is None:
+        statement = DriverStatement(_ARRAY_INSERT, conn.dialect, as_is=_COLUMNS)
+        _INSERTS[conn.dialect][0] = statement
+    return {event_id for (event_id,) in statement.fetch(conn, values)}
 
 
 _ROWS = 100  # events per INSERT: well under SQLite's 32,766 parameters

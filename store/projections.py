@@ -47,7 +47,7 @@ from domain.events import EventData
 from domain.supervision import stale_since
 from domain.vocabulary import Step
 from store import workload
-from store.db import serialize_appends
+from store.db import pipelined, serialize_appends
 from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
 from store.recent import RecentStates
@@ -187,10 +187,11 @@ class CaseProjector:
         Inside `committing()`, the states written are remembered if the transaction commits.
         """
         sql = _statements(conn.dialect)
-        written = [
-            self._remembered(conn, sql, case_id, batch) or _from_row(conn, sql, case_id, batch)
-            for case_id, batch in _by_case(new).items()
-        ]
+        with pipelined(conn):  # PostgreSQL: the writes go out together
+            written = [
+                self._remembered(conn, sql, case_id, batch) or _from_row(conn, sql, case_id, batch)
+                for case_id, batch in _by_case(new).items()
+            ]
         self._recent.written(written)
 
     @contextmanager
@@ -289,7 +290,7 @@ def _write_steps(
             values = _changed(was, _step_row(new, status), ("case_id", "step"))
             key = {"row_case_id": new.case_id, "row_step": status.step.value}
             if values:
-                sql.update(case_steps, values).write(conn, {**values, **key})
+                sql.update(case_steps, values).send(conn, {**values, **key})
     if inserts:
         sql.insert_step.run(conn, inserts)
 
