@@ -19,10 +19,13 @@ from functools import partial
 from typing import Any
 
 from amparo.cases import CaseCommands, CommandPending, CommandRefused
+from amparo.demo_users import DEMO_USERS
+from amparo.users import Role
 from domain import commands as cmd
+from domain.ids import derived_id
 from domain.person import ExploitationType, LabourIndustry, MeansOfControl, Person, VictimContext
 from domain.sla import SlaPolicy
-from domain.vocabulary import CrimeType, VisaKind
+from domain.vocabulary import CrimeType, ReferralDecision, VisaKind
 from workflows.contracts import CommandResult
 
 DEMO_NAMESPACE = uuid.UUID("5f0c2a52-6a57-4d55-9a59-2f0d7b1d2017")
@@ -37,6 +40,10 @@ CASEWORKERS = {  # caseworker -> institution (their supervisors are in users' de
     CrimeType.SMUGGLING: [("carmen.rosario", "migracion"), ("jose.santana", "migracion")],
 }
 SUPERVISORS = {"procuraduria-pett": "sofia.reyes", "migracion": "miguel.batista"}
+# Who answers referrals for each institution the demo refers to (amparo.demo_users).
+INSTITUTION_USERS = {
+    u.institution: u.username for u in reversed(DEMO_USERS) if u.role is Role.INSTITUTION
+}
 REFER_TO = {
     "shelter": "hogar-oblatas",
     "health": "salud-publica",
@@ -190,11 +197,12 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
     plan = DemoPlan(opening)
     stage = rng.choice(STAGES)
     step = _stepper(plan, ids, caseworker, now, clock)
+    answer = _answerer(plan, ids, now, clock)
     if stage == "identification":
         return plan
     outcome = "confirmed_victim" if crime is CrimeType.TRAFFICKING else "smuggled_person"
     step("identification", "complete", rng.uniform(0.5, 3), outcome=outcome)
-    _assistance(rng, step, crime, stage, opening.consent.data_sharing, clock)
+    _assistance(rng, step, answer, crime, stage, opening.consent.data_sharing, clock)
     if stage in VISA_STAGES:
         plan.commands += _visas(index, crime, caseworker, ids, now)
     if stage in ("closed", "closure_requested"):
@@ -222,23 +230,35 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
 
 def _assistance(
     rng: random.Random,
-    step: Callable[..., None],
+    step: Callable[..., uuid.UUID],
+    answer: Callable[..., None],
     crime: CrimeType,
     stage: str,
     sharing: bool,
     clock: _Clock,
 ) -> None:
-    """Walk the four assistance steps and return, stopping with `stage` left open."""
+    """Walk the four assistance steps and return, stopping with `stage` left open.
+
+    With the person's consent to share data a step is referred to its institution, whose
+    users answer inside Amparo: the finished steps were accepted and completed by them;
+    the open one waits for their answer, or they accepted it already.
+    """
     order = ["shelter", "health", "legal", "documentation", "return_reintegration"]
     for name in order:
         if name == "documentation" and stage == "return_reintegration":
             # Regularization took years; return or reintegration began only weeks ago.
             clock.at = clock.latest - timedelta(days=rng.uniform(5, 120))
         if name == stage:
+            referral = None
             if sharing and name in REFER_TO:
-                step(name, "refer", rng.uniform(1, 10), institution=REFER_TO[name])
+                referral = _referral(
+                    step(name, "refer", rng.uniform(1, 10), institution=REFER_TO[name])
+                )
             if rng.random() < 0.6:
-                step(name, "start", rng.uniform(1, 10))
+                if referral is None:
+                    step(name, "start", rng.uniform(1, 10))
+                else:
+                    answer(referral, REFER_TO[name], "accepted", rng.uniform(1, 10))
             if name != "documentation":
                 return
             continue  # documentation stays open; return_reintegration has not opened yet
@@ -248,8 +268,18 @@ def _assistance(
             step(name, "not_needed", rng.uniform(0.5, 5), reason="returned within days")
             continue
         if sharing:
-            step(name, "refer", rng.uniform(0.2, 3), institution=REFER_TO[name])
-        step(name, "complete", rng.uniform(5, 60), note="Seguimiento registrado.")
+            referral = _referral(
+                step(name, "refer", rng.uniform(0.2, 3), institution=REFER_TO[name])
+            )
+            answer(referral, REFER_TO[name], "accepted", 0.5)
+            answer(referral, REFER_TO[name], "completed", rng.uniform(5, 60))
+        else:
+            step(name, "complete", rng.uniform(5, 60), note="Seguimiento registrado.")
+
+
+def _referral(refer_command: uuid.UUID) -> uuid.UUID:
+    """The id the domain gives the referral a refer command makes."""
+    return derived_id(refer_command, "referral")
 
 
 def _visas(
@@ -277,12 +307,13 @@ def _visas(
 
 def _stepper(
     plan: DemoPlan, ids: _Ids, actor: str, now: datetime, clock: _Clock
-) -> Callable[..., None]:
-    def step(name: str, action: str, days: float, **extra: Any) -> None:
+) -> Callable[..., uuid.UUID]:
+    def step(name: str, action: str, days: float, **extra: Any) -> uuid.UUID:
+        command_id = ids.next()
         plan.commands.append(
             cmd.AdvanceStep.model_validate(
                 {
-                    "command_id": ids.next(),
+                    "command_id": command_id,
                     "actor": actor,
                     "at": now,
                     "occurred_at": clock.after(days),
@@ -292,8 +323,28 @@ def _stepper(
                 }
             )
         )
+        return command_id
 
     return step
+
+
+def _answerer(plan: DemoPlan, ids: _Ids, now: datetime, clock: _Clock) -> Callable[..., None]:
+    """Answers to referrals, by a user of the institution they went to."""
+
+    def answer(referral_id: uuid.UUID, institution: str, decision: str, days: float) -> None:
+        plan.commands.append(
+            cmd.AnswerReferral(
+                command_id=ids.next(),
+                actor=INSTITUTION_USERS[institution],
+                at=now,
+                occurred_at=clock.after(days),
+                referral_id=referral_id,
+                institution=institution,
+                decision=ReferralDecision(decision),
+            )
+        )
+
+    return answer
 
 
 class _Ids:

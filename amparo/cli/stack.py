@@ -100,6 +100,11 @@ def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: boo
         typer.echo("\nDemo users (demo data only; password after the name):")
         for name, role, institution, password in DEMO_USERS:
             typer.echo(f"  {name:<16} {password:<26} {role:<11} {institution or ''}")
+        typer.echo(
+            "Institutions (e.g. hermana.lucia, the shelter) see and answer their referrals at\n"
+            f"  http://localhost:{api_port}/api/v1/docs: GET /referrals, "
+            "POST /referrals/{id}/answer"
+        )
     typer.echo(
         "\nAmparo is running.\n"
         f"  API             http://localhost:{api_port}/api/v1  "

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from amparo.cases import CaseCommands
@@ -20,10 +21,12 @@ from amparo.users import UserDirectory
 from amparo.wiring import event_store
 from domain import commands as cmd
 from domain.visas import schedule
+from domain.vocabulary import ReferralDecision, ReferralState, Step, StepState
 from store.db import make_engine
 from store.migrate import upgrade
 from store.notifications import Inbox
 from store.read_models import CaseReads
+from store.referrals import ReferralReads, ReferralSummary
 from store.visas import VisaReads
 from worker import build_worker
 
@@ -81,6 +84,42 @@ async def test_demo_shows_visas_expiring_within_30_days_in_lists_and_inboxes(
             assert len(reminders(user)) == count, user
             assert len(set(reminders(user))) == count  # once each
 
+        await _an_institution_answers_its_demo_referrals(commands, engine)
+
         again = await load_demo(commands, lambda case_id: reads.get(case_id) is not None, now=now)
         assert again.opened == 0 and again.skipped == len(plans)
     engine.dispose()
+
+
+async def _an_institution_answers_its_demo_referrals(
+    commands: CaseCommands, engine: Engine
+) -> None:
+    """The shelter's user finds referrals waiting (delivered to its inbox) and accepted ones;
+    accepts one and completes another; the caseworker's case shows both steps move."""
+    referrals, cases = ReferralReads(engine), CaseReads(engine)
+
+    def hogar(state: ReferralState) -> list[ReferralSummary]:
+        return list(referrals.list(institution="hogar-oblatas", state=state, limit=200).items)
+
+    for _ in range(200):  # the worker delivers the waiting ones right after the load
+        if not hogar(ReferralState.SENT):
+            break
+        await asyncio.sleep(0.1)
+    waiting, accepted = hogar(ReferralState.DELIVERED), hogar(ReferralState.ACCEPTED)
+    assert waiting and accepted and not hogar(ReferralState.SENT)
+    for referral, decision, moved_to in (
+        (waiting[0], ReferralDecision.ACCEPTED, StepState.IN_PROGRESS),
+        (accepted[0], ReferralDecision.COMPLETED, StepState.COMPLETED),
+    ):
+        answer = cmd.AnswerReferral(
+            command_id=uuid.uuid4(),
+            actor="hermana.lucia",
+            at=datetime.now(UTC),
+            referral_id=referral.referral_id,
+            institution="hogar-oblatas",
+            decision=decision,
+        )
+        await commands.send(referral.case_id, answer)
+        case = cases.get(referral.case_id)
+        assert case is not None
+        assert {s.step: s.state for s in case.steps}[Step.SHELTER] is moved_to
