@@ -44,8 +44,12 @@ def user_errors() -> Iterator[None]:
 
 
 def settings() -> Settings:
+    """The settings, and the institution registry they name, both checked at start."""
+    from amparo.institutions import registry_for
+
     with user_errors():
         current = get_settings()
+        registry_for(current)
     configure_logging(current.log_level, current.log_format)
     return current
 

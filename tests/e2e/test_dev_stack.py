@@ -138,3 +138,20 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         "error: invalid setting AMPARO_LOG_LEVEL: "
         "Value error, must be DEBUG, INFO, WARNING or ERROR"
     )
+
+
+def test_a_wrong_institution_registry_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    registry = tmp_path / "institutions.toml"
+    registry.write_text(
+        '[[institution]]\nid = "hogar"\nname = "Hogar"\nsteps = ["shelter"]\n'
+        'channel = { kind = "webhook", url = "not a url", secret = "long enough secret!" }\n'
+    )
+    env = os.environ | {"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_INSTITUTIONS_FILE": str(registry)}
+    for command in (["case", "list"], ["worker"], ["dev"]):
+        result = subprocess.run(
+            [*AMPARO, *command], env=env, capture_output=True, text=True, check=False, timeout=60
+        )
+        assert result.returncode == 1, command
+        line = result.stderr.strip()
+        assert line.startswith(f"error: {registry}: institution 1 (hogar): channel.url: "), line
+        assert len(line.splitlines()) == 1 and "Traceback" not in line
