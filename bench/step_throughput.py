@@ -35,6 +35,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
+from amparo.demo import REFER_TO
 from bench.baseline import BareWorkflow
 from bench.stack import USER, Stack, cpu_seconds, open_body, open_command, running_stack
 from bench.stats import emit, summary
@@ -50,9 +51,10 @@ def _path() -> list[tuple[Step, dict[str, Any]]]:
     walk: list[tuple[Step, dict[str, Any]]] = [
         (Step.IDENTIFICATION, {"action": "complete", "outcome": "confirmed_victim"})
     ]
-    for n, step in enumerate((*ASSISTANCE_STEPS, Step.RETURN_REINTEGRATION)):
+    for step in (*ASSISTANCE_STEPS, Step.RETURN_REINTEGRATION):
         walk += [
-            (step, {"action": "refer", "institution": f"institution-{n}"}),
+            # The demo registry's institution for the step (an inbox: delivered at once).
+            (step, {"action": "refer", "institution": REFER_TO[step.value]}),
             (step, {"action": "start"}),
             (step, {"action": "complete"}),
         ]
