@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     BigInteger,
     Boolean,
     Column,
@@ -296,6 +297,33 @@ inbound_signatures = Table(
     Index(None, "seen_at"),
 )
 
+
+# Who read a person's data, and every failed sign-in (store/access_log.py): append-only.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("entry_id", POSITION, Identity(), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("username", USERNAME, nullable=False),  # the name tried, for a failed sign-in
+    Column("kind", CODE, nullable=False),  # e.g. "case_read", "login_failed"
+    Column("case_id", Uuid),
+    Column("path", String(200)),
+    Index(None, "case_id", "at"),
+    Index(None, "kind", "at"),
+)
+
+# Each person's data key (one per case), wrapped by a master key: personal fields in the
+# events and projections are sealed with it. Erasing the person destroys it (wrapped_key
+# NULL): the fields are unreadable everywhere, while the rest of the case stays.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("master_key_id", String(32), nullable=False),
+    Column("wrapped_key", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("erased_at", UTCDateTime),
+)
 
 def event_row(event: Event) -> dict[str, Any]:
     """The `events` columns of `event` (the position is the database's to give).
