@@ -17,6 +17,7 @@ from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
 from api.routers import auth, cases, health, notifications, referrals, supervision, visas
+from store.access_log import AccessLog
 from store.db import make_engine
 from store.notifications import Inbox
 from store.read_models import CaseReads
@@ -36,6 +37,7 @@ async def build_services(settings: Settings) -> Services:
         users=UserDirectory(engine),
         inbox=Inbox(engine),
         registry=registry_for(settings),
+        access_log=AccessLog(engine),
     )
 
 

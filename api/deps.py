@@ -17,6 +17,7 @@ from api.problems import ProblemError
 from domain import DomainError
 from domain.institutions import Institution, Registry
 from domain.vocabulary import Step
+from store.access_log import AccessLog
 from store.notifications import Inbox
 from store.read_models import CaseReads
 
@@ -32,6 +33,7 @@ class Services:
     users: UserDirectory
     inbox: Inbox
     registry: Registry
+    access_log: AccessLog
 
     def referral_target(self, institution: str, step: Step) -> Institution:
         """The registry's institution a referral of `step` may go to; else 422 saying why."""
