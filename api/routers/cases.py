@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from amparo.users import Role, User
 from api.access import list_scope, visible_case
+from api.audit import AccessKind, record_reads
 from api.deps import CaseReader, Caseworker, Services, ServicesDep, Supervisor
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.schemas import (
@@ -183,13 +184,17 @@ async def list_cases(
     except ValueError:
         raise ProblemError(422, "invalid_input", "cursor: not a cursor from this API") from None
     items = [await _public(services, c) for c in page.items]
+    shown = (c.case_id for c in items if c.person is not None)
+    await record_reads(services, user, AccessKind.CASE_READ, shown, "/cases")
     return CasePage(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{case_id}", response_model=CasePublic)
 async def get_case(case_id: uuid.UUID, user: CaseReader, services: ServicesDep) -> CasePublic:
     """One case with every step: state, dates, overdue, institution."""
-    return await _public(services, await visible_case(services, user, case_id))
+    case = await _public(services, await visible_case(services, user, case_id))
+    await record_reads(services, user, AccessKind.CASE_READ, [case_id], f"/cases/{case_id}")
+    return case
 
 
 @router.get("/{case_id}/events", response_model=list[EventPublic])
@@ -199,6 +204,8 @@ async def case_events(
     """The case's events in order: every decision, who made it and when."""
     await visible_case(services, user, case_id)
     stored = await run_in_threadpool(services.reads.events, case_id)
+    path = f"/cases/{case_id}/events"
+    await record_reads(services, user, AccessKind.EVENTS_READ, [case_id], path)
     return [
         EventPublic(
             event_id=e.event_id,
