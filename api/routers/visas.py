@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from amparo.users import User
 from api.access import list_scope, reads_person, visible_case
+from api.audit import AccessKind, record_reads
 from api.deps import CaseReader, Caseworker, Services, ServicesDep
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.routers.cases import IdempotencyKey, _envelope
@@ -138,6 +139,7 @@ async def list_visas(
     except ValueError:
         raise ProblemError(422, "invalid_input", "cursor: not a cursor from this API") from None
     items = await _public(services, user, page.items)
+    await _record_numbers_read(services, user, items, "/visas")
     return VisaPage(items=items, next_cursor=page.next_cursor)
 
 
@@ -145,4 +147,14 @@ async def list_visas(
 async def get_visa(visa_id: uuid.UUID, user: CaseReader, services: ServicesDep) -> VisaPublic:
     """One visa: dates, state, renewals, the latest reminder."""
     visa = await _visible_visa(services, user, visa_id)
-    return (await _public(services, user, [visa]))[0]
+    shown = await _public(services, user, [visa])
+    await _record_numbers_read(services, user, shown, f"/visas/{visa_id}")
+    return shown[0]
+
+
+async def _record_numbers_read(
+    services: Services, user: User, shown: Sequence[VisaPublic], path: str
+) -> None:
+    """Once per case whose visa number the answer shows."""
+    read = (v.case_id for v in shown if v.number is not None)
+    await record_reads(services, user, AccessKind.VISA_READ, read, path)
