@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from amparo.signing import SIGNATURE_HEADER, TOLERANCE_SECONDS, SignatureError, verify
 from amparo.users import Role, User
 from api.access import can_see_referral, list_referral_scope, visible_case
+from api.audit import AccessKind, record_reads
 from api.deps import CaseReader, CurrentUser, Services, ServicesDep, allow
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.routers.cases import IdempotencyKey, _command_id, _envelope
@@ -131,9 +132,9 @@ async def list_referrals(
         )
     except InvalidCursor:
         raise ProblemError(422, "invalid_input", "cursor: not a cursor from this API") from None
-    return ReferralPage(
-        items=await _with_states(services, user, page.items), next_cursor=page.next_cursor
-    )
+    items = await _with_states(services, user, page.items)
+    await _record_persons_read(services, user, page.items, items, "/referrals")
+    return ReferralPage(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralPublic)
@@ -142,7 +143,21 @@ async def get_referral(
 ) -> ReferralPublic:
     """One referral: its state, dates and, for its institution, the person's shared data."""
     found = await _visible(services, user, referral_id)
-    return (await _with_states(services, user, [found]))[0]
+    shown = await _with_states(services, user, [found])
+    await _record_persons_read(services, user, [found], shown, f"/referrals/{referral_id}")
+    return shown[0]
+
+
+async def _record_persons_read(
+    services: Services,
+    user: User,
+    found: Sequence[ReferralSummary],
+    shown: Sequence[ReferralPublic],
+    path: str,
+) -> None:
+    """Once per case whose person's shared fields the answer shows (to an institution)."""
+    read = (r.case_id for r, public in zip(found, shown, strict=True) if public.person)
+    await record_reads(services, user, AccessKind.REFERRAL_READ, read, path)
 
 
 async def _answered(
