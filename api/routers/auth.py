@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
 from amparo.users import LoginFailed, LoginThrottled
+from api.audit import record_failed_sign_in
 from api.deps import CurrentUser, ServicesDep
 from api.problems import Problem, ProblemError
 from api.schemas import Me, TokenOut
@@ -28,10 +29,12 @@ async def issue_token(
     try:
         user = await run_in_threadpool(services.users.authenticate, form.username, form.password)
     except LoginThrottled as throttled:
+        await record_failed_sign_in(services, form.username)
         raise ProblemError(
             429, throttled.code, f"too many failed sign-ins; retry in {throttled.retry_after} s"
         ) from None
     except LoginFailed as failed:
+        await record_failed_sign_in(services, form.username)
         raise ProblemError(401, failed.code, "wrong username or password") from None
     issued = await run_in_threadpool(services.users.issue_token, user)
     return TokenOut(access_token=issued.access_token, expires_at=issued.expires_at)
