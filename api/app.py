@@ -16,7 +16,16 @@ from amparo.wiring import person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routers import auth, cases, health, notifications, referrals, supervision, visas
+from api.routers import (
+    access_log,
+    auth,
+    cases,
+    health,
+    notifications,
+    referrals,
+    supervision,
+    visas,
+)
 from store.access_log import AccessLog
 from store.db import make_engine
 from store.notifications import Inbox
@@ -71,6 +80,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         supervision.router,
         notifications.router,
         referrals.router,
+        access_log.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -140,6 +140,7 @@ MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/notifications/read", EVERYONE, json={"ids": [str(uuid.uuid4())]}),
     Row("GET", C, CASE_READERS),
     Row("GET", f"{C}/events", CASE_READERS),
+    Row("GET", f"{C}/access-log", CASE_SUPERVISOR),
     Row("POST", f"{C}/steps/{{step}}", ASSIGNED_CASEWORKER, json={"action": "start"}),
     Row("POST", f"{C}/notes", ASSIGNED_CASEWORKER, json={"text": "met her at the shelter"}),
     Row(
