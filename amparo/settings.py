@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     command_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     # Hex key of the blind index of names; unset: the key file in the data dir.
     index_key: str | None = Field(default=None, repr=False)
+    # The master keys (JSON: current id and hex keys); unset: the key file in the data dir.
+    master_keys: str | None = Field(default=None, repr=False)
+    # Origins (the Temporal UI) whose browsers may call the codec endpoint (JSON list).
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
     # Email for notifications; unset host: notifications go to the in-app inbox only.
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
+from amparo.keys import KeyMaterialError
 from amparo.logging import configure_logging
 from amparo.settings import Settings, SettingsError, get_settings
 
@@ -35,7 +36,7 @@ def user_errors() -> Iterator[None]:
         fail(f"{refused.code}: {refused.detail}")
     except CommandPending as pending:
         fail(f"command_pending: {pending}; run the command again to see its outcome")
-    except SettingsError as error:
+    except (SettingsError, KeyMaterialError) as error:
         fail(str(error))
     except RuntimeError as error:
         if not str(error).startswith("Failed client connect"):
@@ -65,6 +66,8 @@ async def temporal_client(current: Settings) -> Client:
 
     try:
         return await connect(current)
+    except KeyMaterialError:
+        raise  # its own line, from user_errors()
     except RuntimeError as error:
         fail(
             f"cannot reach Temporal at {current.temporal_address} "
