@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from amparo.cases import CaseCommands
 from amparo.institutions import registry_for
+from amparo.keyring import master_keyring
 from amparo.settings import Settings, get_settings
 from amparo.temporal import connect
 from amparo.users import UserDirectory
@@ -47,6 +48,7 @@ async def build_services(settings: Settings) -> Services:
         inbox=Inbox(engine),
         registry=registry_for(settings),
         access_log=AccessLog(engine),
+        keyring=master_keyring(settings),
     )
 
 

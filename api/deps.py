@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from amparo.cases import CaseCommands
+from amparo.keyring import Keyring
 from amparo.settings import Settings
 from amparo.users import Role, User, UserDirectory
 from api.problems import ProblemError
@@ -34,6 +35,7 @@ class Services:
     inbox: Inbox
     registry: Registry
     access_log: AccessLog
+    keyring: Keyring | None = None  # the master keys, for the codec endpoint
 
     def referral_target(self, institution: str, step: Step) -> Institution:
         """The registry's institution a referral of `step` may go to; else 422 saying why."""
