@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from domain.person import Person, VictimContext
+from domain.personal import PersonalText
 from domain.sla import SlaPolicy
 from domain.visas import VisaPolicy
 from domain.vocabulary import (
@@ -71,7 +72,7 @@ class StepReferred(_Data):
     step: Step
     institution: str
     referral_id: UUID
-    consent_override: str | None = None  # sent without consent: the supervisor's reason
+    consent_override: PersonalText | None = None  # no consent: the supervisor's reason
 
 
 class StepStarted(_Data):
@@ -88,13 +89,13 @@ class StepCompleted(_Data):
 class StepNotNeeded(_Data):
     type: Literal["StepNotNeeded"] = "StepNotNeeded"
     step: Step
-    reason: str
+    reason: PersonalText
 
 
 class StepDeclined(_Data):
     type: Literal["StepDeclined"] = "StepDeclined"
     step: Step
-    reason: str
+    reason: PersonalText
 
 
 class StepOverdue(_Data):
@@ -114,25 +115,25 @@ class OverdueEscalated(_Data):
 class OverdueAcknowledged(_Data):
     type: Literal["OverdueAcknowledged"] = "OverdueAcknowledged"
     step: Step
-    note: str
+    note: PersonalText
 
 
 class NoteAdded(_Data):
     type: Literal["NoteAdded"] = "NoteAdded"
-    text: str
+    text: PersonalText
     step: Step | None = None
 
 
 class ClosureRequested(_Data):
     type: Literal["ClosureRequested"] = "ClosureRequested"
     reason: ClosureReason
-    note: str | None = None
+    note: PersonalText | None = None
 
 
 class ClosureDecided(_Data):
     type: Literal["ClosureDecided"] = "ClosureDecided"
     approved: bool
-    note: str | None = None
+    note: PersonalText | None = None
 
 
 class CaseClosed(_Data):
@@ -144,7 +145,7 @@ class VisaRegistered(_Data):
     type: Literal["VisaRegistered"] = "VisaRegistered"
     visa_id: UUID
     kind: VisaKind
-    number: str
+    number: PersonalText
     issued_on: date
     expires_on: date
     policy: VisaPolicy
@@ -155,7 +156,7 @@ class VisaRenewed(_Data):
     visa_id: UUID
     expires_on: date
     previous_expires_on: date
-    number: str | None = None
+    number: PersonalText | None = None
 
 
 class VisaReminderSent(_Data):
@@ -177,7 +178,7 @@ class VisaExpired(_Data):
 class VisaCancelled(_Data):
     type: Literal["VisaCancelled"] = "VisaCancelled"
     visa_id: UUID
-    reason: str
+    reason: PersonalText
 
 
 class ReferralDelivered(_Data):
@@ -197,7 +198,7 @@ class ReferralAnswered(_Data):
     institution: str
     decision: ReferralDecision
     reference: str | None = None
-    note: str | None = None
+    note: PersonalText | None = None
 
 
 class ReferralRevoked(_Data):
@@ -207,7 +208,7 @@ class ReferralRevoked(_Data):
     type: Literal["ReferralRevoked"] = "ReferralRevoked"
     referral_id: UUID
     step: Step
-    reason: str
+    reason: PersonalText
 
 
 class ReferralRedirected(_Data):
@@ -218,7 +219,7 @@ class ReferralRedirected(_Data):
     step: Step
     institution: str
     new_referral_id: UUID
-    reason: str
+    reason: PersonalText
 
 
 EventData = Annotated[

@@ -7,10 +7,11 @@ means of control, recruiter relationship and type of labour. Names follow CONTRA
 from __future__ import annotations
 
 import re
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.personal import PersonalDate, PersonalText
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -95,10 +96,10 @@ def _country(value: str) -> str:
 class Person(_Frozen):
     """Who the case protects. Personal data: never in ids, search attributes or logs."""
 
-    given_name: str = Field(min_length=1, max_length=120)
-    family_name: str = Field(min_length=1, max_length=120)
+    given_name: PersonalText = Field(min_length=1, max_length=120)
+    family_name: PersonalText = Field(min_length=1, max_length=120)
     sex: Sex
-    birth_date: date | None = None
+    birth_date: PersonalDate = None
     nationality: str = Field(description="ISO 3166-1 alpha-2")
     languages: tuple[str, ...] = Field(default=(), max_length=10)
 

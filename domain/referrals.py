@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.institutions import Institution, SharedField
 from domain.person import Person, VictimContext
+from domain.personal import PersonalText
 from domain.vocabulary import Channel, CrimeType, ReferralDecision, ReferralState, Step
 
 
@@ -34,9 +35,9 @@ class ReferralStatus(BaseModel):
     answered_at: datetime | None = None
     decision: ReferralDecision | None = None
     reference: str | None = None
-    reason: str | None = None  # why declined, revoked or redirected
+    reason: PersonalText | None = None  # why declined, revoked or redirected
     redirected_to: UUID | None = None
-    consent_override: str | None = None
+    consent_override: PersonalText | None = None
 
     @property
     def final(self) -> bool:

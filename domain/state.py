@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from domain import events as ev
 from domain.commands import Consent
 from domain.person import Person, VictimContext
+from domain.personal import PersonalText
 from domain.referrals import ReferralStatus
 from domain.sla import SlaPolicy
 from domain.visas import EXPIRY, VisaStatus
@@ -51,7 +52,7 @@ class StepStatus(BaseModel):
     institution: str | None = None
     referral_id: UUID | None = None
     outcome: IdentificationOutcome | None = None
-    reason: str | None = None
+    reason: PersonalText | None = None
 
     @property
     def final(self) -> bool:
@@ -67,7 +68,7 @@ class ClosureRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     reason: ClosureReason
-    note: str | None
+    note: PersonalText | None
     requested_by: str
     requested_at: datetime
 

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.personal import PersonalText
 from domain.vocabulary import VisaKind, VisaState
 
 EXPIRY = 0  # the `days` of the alert at expiry itself
@@ -46,7 +47,7 @@ class VisaStatus(BaseModel):
 
     visa_id: UUID
     kind: VisaKind
-    number: str
+    number: PersonalText
     issued_on: date
     expires_on: date
     policy: VisaPolicy = VisaPolicy()
@@ -56,7 +57,7 @@ class VisaStatus(BaseModel):
     registered_at: datetime
     updated_at: datetime
     expired_at: datetime | None = None
-    cancelled_reason: str | None = None
+    cancelled_reason: PersonalText | None = None
 
     @property
     def live(self) -> bool:
