@@ -21,6 +21,7 @@ from api.routers import (
     access_log,
     auth,
     cases,
+    codec,
     health,
     notifications,
     referrals,
@@ -74,6 +75,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         app.state.services = services
     problems.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(codec.CodecCors, prefix=PREFIX)
     routers = (
         auth.router,
         cases.router,
@@ -83,6 +85,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         notifications.router,
         referrals.router,
         access_log.router,
+        codec.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

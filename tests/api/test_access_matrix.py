@@ -123,6 +123,11 @@ ITS_INSTITUTION: dict[str, Outcome] = {
     "ana": 403, "luis": 403, "carmen": 403, "sofia": 403, "miguel": 403, "hogar": OK,
     "refugio": 404, "analista": 403, "admin": 403,
 }  # fmt: skip
+# The codec server decrypts any payload: supervisors and administrators only.
+CODEC_USERS: dict[str, Outcome] = {
+    "ana": 403, "luis": 403, "carmen": 403, "sofia": OK, "miguel": OK, "hogar": 403,
+    "refugio": 403, "analista": 403, "admin": OK,
+}  # fmt: skip
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
     Row("GET", f"{PREFIX}/me", EVERYONE),
@@ -184,6 +189,8 @@ MATRIX: list[Row] = [
         REFERRAL_KEEPERS,
         json={"institution": "casa-refugio", "reason": "no beds"},
     ),
+    Row("POST", f"{PREFIX}/codec/decode", CODEC_USERS, json={"payloads": []}),
+    Row("POST", f"{PREFIX}/codec/encode", CODEC_USERS, json={"payloads": []}),
 ]
 
 
