@@ -88,7 +88,8 @@ def master_keyring(settings: Settings, *, create: bool = False) -> Keyring:
         text = path.read_text()
     except FileNotFoundError:
         raise KeyMaterialError(
-            f"no master key: set {VARIABLE} or restore {path} from its backup"
+            f"no master key: set {VARIABLE} or restore {path} from its backup "
+            "(`amparo dev` creates it on its first start)"
         ) from None
     except OSError as error:
         raise KeyMaterialError(f"{path}: cannot be read ({error.strerror})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from amparo.cli.common import fail, run, settings, temporal_client
+from amparo.cli.common import fail, run, settings, temporal_client, user_errors
 from amparo.settings import Settings, get_settings
 
 # The stack's modules (Temporal, FastAPI, SQLAlchemy…) load inside the commands that need
@@ -47,15 +48,37 @@ def dev(
 
     os.environ["AMPARO_DATA_DIR"] = str(data_dir)
     os.environ["AMPARO_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
+    # The UI's browser asks the API to decode payloads: let this stack's UI origin in.
+    ui_origins = [f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}"]
+    os.environ.setdefault("AMPARO_CODEC_CORS_ORIGINS", json.dumps(ui_origins))
     get_settings.cache_clear()
     current = settings()
-    config = DevServerConfig(data_dir=data_dir, port=temporal_port, ui_port=ui_port)
+    _master_key(current)
+    codec = f"http://localhost:{api_port}/api/v1/codec"
+    config = DevServerConfig(
+        data_dir=data_dir,
+        port=temporal_port,
+        ui_port=ui_port,
+        extra_args=("--ui-codec-endpoint", codec),
+    )
     if port_in_use("127.0.0.1", api_port):
         fail(f"port {api_port} is already in use: stop what uses it or pass --api-port")
     try:
         run(_dev(current, config, demo=demo, api_port=api_port))
     except DevStackError as error:
         fail(str(error))
+
+
+def _master_key(current: Settings) -> None:
+    """The first start makes the master key (the key file, unless AMPARO_MASTER_KEYS);
+    a malformed one stops the stack with one line."""
+    from amparo.keyring import key_file, master_keyring
+
+    created = not current.master_keys and not key_file(current).exists()
+    with user_errors():
+        master_keyring(current, create=True)
+    if created:
+        typer.echo(f"created the master key {key_file(current)}: back it up with the database")
 
 
 async def _dev(current: Settings, config: DevServerConfig, *, demo: bool, api_port: int) -> None:
