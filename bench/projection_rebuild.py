@@ -155,8 +155,7 @@ def replicated(engine: Engine, base: list[Event], total: int, seed: int) -> list
 
 HOT_SPOTS = {  # (module path suffix, function): what the profile reports
     "read pages (driver rows + column processors)": ("store/driver.py", "fetch"),
-    "event from a row (payload from JSON + envelope)": ("store/projections.py", "_logged_event"),
-    "envelope validation (stored_event)": ("store/schema.py", "stored_event"),
+    "event from its JSON (Event.model_validate_json)": ("pydantic/main.py", "model_validate_json"),
     "fold (all of it)": ("store/projections.py", "_fold_one"),
     "evolve": ("domain/state.py", "evolve"),
     "BaseModel.model_copy": ("pydantic/main.py", "model_copy"),

@@ -21,29 +21,28 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from itertools import islice
-from typing import Any, get_args
+from typing import Any
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from pydantic import BaseModel
 from pydantic_core import TzInfo
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     Table,
     Text,
+    TextClause,
     bindparam,
     cast,
     delete,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect
 
 from domain import CaseState, Event, evolve
-from domain.events import EventData
 from domain.supervision import stale_since
 from domain.vocabulary import Step
 from store import workload
@@ -51,7 +50,7 @@ from store.db import pipelined, serialize_appends
 from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
 from store.recent import RecentStates
-from store.schema import case_steps, cases, events, stored_event
+from store.schema import case_steps, cases
 
 Progress = Callable[[int], None]
 
@@ -317,11 +316,11 @@ def _fold_everything(
 ) -> tuple[dict[UUID, CaseState], int]:
     """Every case's state, folded in memory from the whole log, page by page."""
     states: dict[UUID, CaseState] = {}
-    read, names = _statements(conn.dialect).read_page, _EVENT_COLUMNS
+    read, parse = _statements(conn.dialect).read_page, Event.model_validate_json
     after, count = 0, 0
     while page := read.fetch(conn, {"after": after, "size": batch_size}):
-        for row in page:
-            event = _logged_event(dict(zip(names, row, strict=True)))
+        for _, document in page:
+            event = parse(document)
             states[event.case_id] = _fold_one(states.get(event.case_id, _EMPTY), event)
         after, count = page[-1][0], count + len(page)
         if progress is not None:
@@ -329,16 +328,29 @@ def _fold_everything(
     return states, count
 
 
-def _logged_event(row: dict[str, Any]) -> Event:
-    # Validating the payload straight from the JSON text the log holds takes half the time
-    # of parsing it to dicts first and validating those (measured; same models either way).
-    row["data"] = _PAYLOADS[row["type"]].model_validate_json(row["data"])
-    return stored_event(row)
-
-
-_PAYLOADS: dict[str, type[BaseModel]] = {
-    cls.model_fields["type"].default: cls for cls in get_args(get_args(EventData)[0])
+# The log page as one JSON document per event, which pydantic validates in one call (in
+# Rust): no row dict, no column conversions in Python and no second validation of their
+# results (measured: 30 to 17 us per event on SQLite, 51 to 45 on PostgreSQL; the same
+# `Event` either way). The database writes the JSON, so the SQL differs: SQLite keeps
+# UUIDs as 32 hex digits (pydantic reads them) and times as UTC wall-clock text ("Z"
+# says so); PostgreSQL writes each timestamptz with its offset. The stored payload lacks
+# its `type`: it goes back in, as the tag of the payload union.
+_EVENT_JSON = {
+    "sqlite": "json_object('event_id', event_id, 'case_id', case_id, 'version', version,"
+    " 'data', json_set(data, '$.type', type), 'actor', actor,"
+    " 'occurred_at', occurred_at || 'Z', 'recorded_at', recorded_at || 'Z')",
+    "postgresql": "json_build_object('event_id', event_id, 'case_id', case_id,"
+    " 'version', version, 'data', data || jsonb_build_object('type', type), 'actor', actor,"
+    " 'occurred_at', occurred_at, 'recorded_at', recorded_at)::text",
 }
+
+
+def _log_page(dialect: Dialect) -> TextClause:
+    """The `size` events after position `after`: (position, the event as JSON text)."""
+    return text(
+        f"SELECT position, {_EVENT_JSON[dialect.name]} FROM events"  # noqa: S608 (constants)
+        " WHERE position > :after ORDER BY position LIMIT :size"
+    )
 
 
 @contextmanager
@@ -356,7 +368,6 @@ def _gc_paused() -> Iterator[None]:
 
 # --- statements, compiled once per dialect ------------------------------------------------
 
-_EVENT_COLUMNS = [c.name for c in events.c]
 _CASE_KEYS = [c.name for c in cases.c]
 _STEP_KEYS = [c.name for c in case_steps.c]
 
@@ -374,7 +385,7 @@ class _Statements:
             insert(cases), dialect, column_keys=_CASE_KEYS, as_is=["state"]
         )
         self.insert_step = DriverStatement(insert(case_steps), dialect, column_keys=_STEP_KEYS)
-        self.read_page = DriverStatement(_log_page(), dialect)
+        self.read_page = DriverStatement(_log_page(dialect), dialect)
         self._updates: dict[tuple[str, tuple[str, ...], bool], DriverStatement] = {}
 
     def update(
@@ -402,14 +413,3 @@ def _statements(dialect: Dialect) -> _Statements:
     if found is None:
         found = _COMPILED[dialect] = _Statements(dialect)
     return found
-
-
-def _log_page() -> Select[Any]:
-    """The `size` events after position `after`, the payload as JSON text."""
-    columns = [cast(c, Text) if c is events.c.data else c for c in events.c]
-    return (
-        select(*columns)
-        .where(events.c.position > bindparam("after"))
-        .order_by(events.c.position)
-        .limit(bindparam("size"))
-    )
