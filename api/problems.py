@@ -7,6 +7,7 @@ with the domain's code, invalid input 422 naming the field, unknown or invisible
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -91,16 +92,36 @@ def problem(
     )
 
 
+_SOURCES = ("body", "query", "path", "header", "form")
+# A location's parts are field names and list indexes; anything else is a key the client
+# sent (a dict's, or one not allowed), which is input: it is not echoed.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# pydantic quotes the offending character of a UUID ("found `R` at 1"): input too.
+_QUOTED_INPUT = re.compile(r",? *found `[^`]*`(?: at \d+)?")
+
+
 def _field(error: dict[str, Any]) -> str:
     if error.get("type") == "json_invalid":  # its location is an offset, not a field
         return "body"
-    parts = [str(p) for p in error["loc"] if p not in ("body", "query", "path", "header", "form")]
+    parts = [_part(p) for p in error["loc"] if p not in _SOURCES]
     return ".".join(parts) or "body"
+
+
+def _part(part: object) -> str:
+    if isinstance(part, int) or (isinstance(part, str) and _FIELD_NAME.match(part)):
+        return str(part)
+    return "*"
+
+
+def _message(error: dict[str, Any]) -> str:
+    """What was wrong, in pydantic's words, never the value sent: `input` and `ctx` (which
+    can quote it) are not used."""
+    return _QUOTED_INPUT.sub("", str(error.get("msg", "invalid")))
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(e), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": _field(e), "message": _message(e)} for e in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     detail = f"{first['field']}: {first['message']}"
     return problem(422, "invalid_input", detail, errors=errors)
