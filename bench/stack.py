@@ -44,9 +44,11 @@ from temporalio.worker import Worker
 
 from amparo.cases import CaseCommands
 from amparo.devstack import DevServer, DevServerConfig
+from amparo.keyring import master_keyring
 from amparo.logging import configure_logging
 from amparo.serving import ApiServer
 from amparo.settings import Settings
+from amparo.temporal import data_converter
 from amparo.users import Role, UserDirectory
 from amparo.wiring import event_store
 from api.app import build_services, create_app
@@ -222,6 +224,7 @@ async def running_stack(
     keep: bool = False,
     server_args: tuple[str, ...] = (),
     worker_process: bool = False,
+    encryption: bool = True,
 ) -> AsyncIterator[Stack]:
     """Bring the stack up; everything started here is stopped on the way out.
 
@@ -230,8 +233,12 @@ async def running_stack(
     and Amparo database survive); `keep` leaves a temporary directory in place;
     `server_args` go to `temporal server start-dev` (e.g. `--dynamic-config-value K=V`);
     `worker_process` runs the case worker as an `amparo worker` subprocess (as in production,
-    where API and worker are separate processes) instead of in this process.
+    where API and worker are separate processes) instead of in this process. The master key
+    is made in the directory (unless `AMPARO_MASTER_KEYS` gives one); `encryption=False`
+    swaps the stack's client for one without the payload codec (the cost of encryption).
     """
+    if worker_process and not encryption:
+        raise ValueError("an `amparo worker` subprocess always encrypts: run it in-process")
     configure_logging("WARNING", "json")  # logs to stderr: stdout is for the JSON results
     owned = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="amparo-bench-")) if data_dir is None else data_dir
@@ -256,7 +263,14 @@ async def running_stack(
                 task_queue=f"bench-{uuid.uuid4()}",
                 data_dir=root,
             )
+            master_keyring(settings, create=True)
             services = await build_services(settings)
+            if not encryption:
+                plain = await Client.connect(
+                    settings.temporal_address, data_converter=data_converter()
+                )
+                commands = CaseCommands.from_settings(plain, settings)
+                services = replace(services, temporal=plain, commands=commands)
             # Cheap hashing for the benchmark user: the production parameters cost ~0.4 s.
             quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
             services = replace(services, users=UserDirectory(services.reads.engine, hasher=quick))

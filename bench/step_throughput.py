@@ -17,7 +17,9 @@ starts. Each line carries commands/s, p50/p95 latency, CPU per command of the Py
 of the dev server, history events / workflow tasks / activities per command (from one fetched
 history), and `ratio` = commands/s over the bare series of the same round (targets: client
 0.5, api 0.4). `--worker-process` moves the case worker into an `amparo worker` subprocess
-(API and worker apart, as deployed; the Python CPU then adds both processes).
+(API and worker apart, as deployed; the Python CPU then adds both processes). Payloads are
+encrypted as in production (the bare series too: it shares the client); `--no-encryption`
+runs all three without the payload codec, to see what encryption costs.
 """
 
 from __future__ import annotations
@@ -211,10 +213,14 @@ async def run(
     series: tuple[str, ...] = ("client", "api"),
     server_args: tuple[str, ...] = (),
     worker_process: bool = False,
+    encryption: bool = True,
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     async with running_stack(
-        api="api" in series, server_args=server_args, worker_process=worker_process
+        api="api" in series,
+        server_args=server_args,
+        worker_process=worker_process,
+        encryption=encryption,
     ) as stack:
         for r in range(1, rounds + 1):
             done = {kind: await SERIES[kind](stack, cases, steps) for kind in ("bare", *series)}
@@ -226,6 +232,7 @@ async def run(
                     result["target_ratio"] = TARGETS[kind]
                     result["meets_target"] = result["ratio"] >= TARGETS[kind]
                 result["load_avg_1m"] = round(os.getloadavg()[0], 2)
+                result["encryption"] = encryption  # every series, bare too: one client
                 if server_args:
                     result["server_args"] = list(server_args)
                 if worker_process and kind != "bare":
@@ -260,7 +267,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="run the case worker as an `amparo worker` subprocess (the bare worker stays here)",
     )
+    parser.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="the stack's client without the payload codec (bare, client and API alike)",
+    )
     args = parser.parse_args(argv)
+    if args.no_encryption and args.worker_process:
+        parser.error("--no-encryption: the `amparo worker` subprocess always encrypts")
     if not 1 <= args.steps <= len(PATH):
         parser.error(f"--steps: a case's path has {len(PATH)} step commands")
     series = tuple(s for s in args.series.split(",") if s)
@@ -275,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
             series=series,
             server_args=server_args,
             worker_process=args.worker_process,
+            encryption=not args.no_encryption,
         )
     )
 
