@@ -19,6 +19,12 @@ from amparo.temporal import data_converter
 RING = Keyring("k1", {"k1": bytes(range(32))})
 
 
+@pytest.fixture(autouse=True)
+def _keys_from_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests name their key source themselves: not the runner's AMPARO_MASTER_KEYS."""
+    monkeypatch.delenv("AMPARO_MASTER_KEYS", raising=False)
+
+
 def plain(text: str = '{"given_name": "Rosa", "family_name": "Peña"}') -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
 

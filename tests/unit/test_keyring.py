@@ -15,6 +15,14 @@ from amparo.keys import KeyMaterialError
 from amparo.settings import Settings
 
 A = "a1" * 32
+
+
+@pytest.fixture(autouse=True)
+def _keys_from_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests name their key source themselves: not the runner's AMPARO_MASTER_KEYS."""
+    monkeypatch.delenv("AMPARO_MASTER_KEYS", raising=False)
+
+
 B = "b2" * 32
 
 
