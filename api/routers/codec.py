@@ -27,7 +27,9 @@ from api.problems import PROBLEM_RESPONSES, ProblemError
 
 ROUTES = ("/codec/decode", "/codec/encode")
 MAX_PAYLOADS = 1000
-router = APIRouter(prefix="/codec", tags=["codec"], responses=PROBLEM_RESPONSES)
+# 400: payloads that do not decode (altered, bad base64), as the codec protocol answers.
+ERRORS = PROBLEM_RESPONSES | {400: PROBLEM_RESPONSES[422]}
+router = APIRouter(prefix="/codec", tags=["codec"], responses=ERRORS)
 CodecUser = Annotated[User, allow(Role.SUPERVISOR, Role.ADMIN)]
 
 
