@@ -65,7 +65,7 @@ def build_worker(
     events = EventActivities(store)
     engine = engine or make_engine(settings.effective_database_url)
     notifications = _notifications(settings, engine)
-    referrals = _referrals(settings, engine)
+    referrals = _referrals(settings, engine, store)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -89,11 +89,11 @@ def _notifications(settings: Settings, engine: Engine) -> NotificationActivities
     )
 
 
-def _referrals(settings: Settings, engine: Engine) -> ReferralActivities:
+def _referrals(settings: Settings, engine: Engine, store: EventStore) -> ReferralActivities:
     """Referral delivery over the registry's channels (email only when SMTP is set)."""
     return ReferralActivities(
         registry_for(settings),
-        lambda case_id: stored_state(engine, case_id),
+        lambda case_id: stored_state(engine, case_id, store.keys),
         Mailer.from_settings(settings),
         DeliveryHealth(engine),
         api_url=settings.api_url,

@@ -13,7 +13,7 @@ from amparo.keyring import master_keyring
 from amparo.settings import Settings, get_settings
 from amparo.temporal import connect
 from amparo.users import UserDirectory
-from amparo.wiring import person_index
+from amparo.wiring import data_keys, person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
@@ -30,6 +30,7 @@ from api.routers import (
 )
 from store.access_log import AccessLog
 from store.db import make_engine
+from store.event_store import EventStore
 from store.notifications import Inbox
 from store.read_models import CaseReads
 
@@ -44,7 +45,9 @@ async def build_services(settings: Settings) -> Services:
         settings=settings,
         temporal=client,
         commands=CaseCommands.from_settings(client, settings),
-        reads=CaseReads(engine, index=person_index(settings)),
+        reads=CaseReads(
+            engine, EventStore(engine, keys=data_keys(engine, settings)), person_index(settings)
+        ),
         users=UserDirectory(engine),
         inbox=Inbox(engine),
         registry=registry_for(settings),

@@ -7,7 +7,7 @@ stored into the case projection in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from itertools import pairwise
 from typing import Any, Protocol
@@ -19,11 +19,13 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
 from domain import Event
+from domain.personal import Sealer
 from store import db
 from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
 from store.projections import CaseProjector
 from store.schema import event_row, events, stored_event
+from store.sealing import DataKeys
 
 __all__ = ["EventStore", "InlineProjector", "StoreError", "VersionConflict"]
 
@@ -43,10 +45,18 @@ class EventStore:
         projector: CaseProjector | None = None,
         *,
         also: Sequence[InlineProjector] = (),
+        keys: DataKeys | None = None,
     ) -> None:
+        """`keys`: the data keys that seal personal fields in the events and the case
+        projection (None: stored as they are, as tests of the store's mechanics do)."""
         self._engine = engine
-        self._cases = projector or CaseProjector()
+        self._cases = projector or CaseProjector(keys=keys)
+        self._keys = keys
         self._projectors: list[InlineProjector] = [self._cases, *also]
+
+    @property
+    def keys(self) -> DataKeys | None:
+        return self._keys
 
     def append(self, new: Sequence[Event]) -> int:
         """Store the events not stored yet, in one transaction; returns how many were new.
@@ -59,9 +69,13 @@ class EventStore:
         batch = _in_case_order(new)
         if not batch:
             return 0
+        # Before the transaction: a new case's data key is made (and kept) in its own.
+        sealers = (
+            {e.case_id: self._keys.for_sealing(e.case_id) for e in batch} if self._keys else {}
+        )
         try:
             with self._cases.committing(), self._engine.begin() as conn:
-                return self._append(conn, batch)
+                return self._append(conn, batch, sealers)
         except IntegrityError as exc:
             conflict = self._find_conflict(batch)
             if conflict is None:
@@ -76,24 +90,31 @@ class EventStore:
             .order_by(events.c.version)
         )
         with self._engine.connect() as conn:
-            return [stored_event(row) for row in conn.execute(query).mappings()]
+            opener = self._openers(conn, [case_id]).get(case_id)
+            return [stored_event(row, opener) for row in conn.execute(query).mappings()]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> list[tuple[int, Event]]:
         """(position, event) pairs after position `after`, in position order."""
         query = select(events).where(events.c.position > after).order_by(events.c.position)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.limit(limit)).mappings()
-            return [(row["position"], stored_event(row)) for row in rows]
+            rows = conn.execute(query.limit(limit)).mappings().all()
+            openers = self._openers(conn, {row["case_id"] for row in rows})
+            return [
+                (row["position"], stored_event(row, openers.get(row["case_id"]))) for row in rows
+            ]
+
+    def _openers(self, conn: Connection, case_ids: Iterable[UUID]) -> Mapping[UUID, Sealer]:
+        return self._keys.for_opening(conn, case_ids) if self._keys is not None else {}
 
     def last_position(self) -> int:
         """The highest position stored, 0 when empty."""
         with self._engine.connect() as conn:
             return conn.execute(select(func.max(events.c.position))).scalar_one() or 0
 
-    def _append(self, conn: Connection, batch: list[Event]) -> int:
+    def _append(self, conn: Connection, batch: list[Event], sealers: Mapping[UUID, Sealer]) -> int:
         with db.pipelined(conn):  # BEGIN, the lock and the INSERT: one round trip
             db.serialize_appends(conn)
-            stored = _insert_new(conn, batch)
+            stored = _insert_new(conn, batch, sealers)
         fresh = [event for event in batch if event.event_id in stored]
         for projector in self._projectors if fresh else ():
             projector.apply(conn, fresh)
@@ -115,7 +136,7 @@ class EventStore:
         return None
 
 
-def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
+def _insert_new(conn: Connection, batch: list[Event], sealers: Mapping[UUID, Sealer]) -> set[UUID]:
     """Insert the batch, skipping stored event ids; returns the ids inserted now.
 
     Counted from RETURNING (psycopg reports rowcount -1 for executemany), run on the
@@ -123,11 +144,15 @@ def _insert_new(conn: Connection, batch: list[Event]) -> set[UUID]:
     `_ROWS` events.
     """
     if not db.is_sqlite(conn):
-        return _insert_arrays(conn, batch)
+        return _insert_arrays(conn, batch, sealers)
     inserted: set[UUID] = set()
     for start in range(0, len(batch), _ROWS):
         part = batch[start : start + _ROWS]
-        values = {f"{k}_{i}": v for i, e in enumerate(part) for k, v in event_row(e).items()}
+        values = {
+            f"{k}_{i}": v
+            for i, e in enumerate(part)
+            for k, v in event_row(e, sealers.get(e.case_id)).items()
+        }
         returned = _insert_statement(conn, len(part)).fetch(conn, values)
         inserted.update(event_id for (event_id,) in returned)
     return inserted
@@ -148,8 +173,10 @@ _ARRAY_INSERT = text(
 )
 
 
-def _insert_arrays(conn: Connection, batch: list[Event]) -> set[UUID]:
-    rows = [event_row(e) for e in batch]
+def _insert_arrays(
+    conn: Connection, batch: list[Event], sealers: Mapping[UUID, Sealer]
+) -> set[UUID]:
+    rows = [event_row(e, sealers.get(e.case_id)) for e in batch]
     values: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in _COLUMNS}
     for moment in ("occurred_at", "recorded_at"):  # as the column type binds them
         values[moment] = [v.astimezone(UTC) for v in values[moment]]

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from domain import Event
 from domain.events import CaseOpened
 from domain.person import Person
-from store.schema import events, person_index, stored_event
+from store.schema import events, person_index
+from store.sealing import DataKeys, opened_events
 
 _SPLIT = re.compile(r"[^0-9a-z]+")
 
@@ -77,11 +78,12 @@ class PersonIndexProjector:
         if rows:
             conn.execute(insert(person_index), rows)
 
-    def rebuild(self, engine: Engine) -> None:
+    def rebuild(self, engine: Engine, keys: DataKeys | None = None) -> None:
+        """Refold every opening; the names are opened with `keys` (an erased one: none)."""
         with engine.begin() as conn:
             conn.execute(delete(person_index))
             opened = conn.execute(select(events).where(events.c.type == "CaseOpened"))
-            self.apply(conn, [stored_event(row) for row in opened.mappings()])
+            self.apply(conn, opened_events(conn, opened.mappings(), keys))
 
 
 def matching_cases(conn: Connection, index: PersonIndex, text: str) -> set[UUID]:

@@ -16,7 +16,7 @@ so the next append of a case folds on from memory instead of parsing the stored 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 from domain import CaseState, Event, evolve
+from domain.personal import Sealer, sealed
 from domain.supervision import stale_since
 from domain.vocabulary import Step
 from store import workload
@@ -51,6 +52,7 @@ from store.driver import DriverStatement
 from store.errors import StoreError, VersionConflict
 from store.recent import RecentStates
 from store.schema import case_steps, cases
+from store.sealing import DataKeys
 
 Progress = Callable[[int], None]
 
@@ -64,9 +66,14 @@ def _value(member: StrEnum | None) -> str | None:
     return None if member is None else member.value
 
 
-def case_row(state: CaseState) -> dict[str, Any]:
-    """The `cases` row of a case: list and board columns, plus the state to fold on from."""
-    return {**_case_columns(state), "state": state.model_dump(mode="json")}
+def case_row(state: CaseState, sealer: Sealer | None = None) -> dict[str, Any]:
+    """The `cases` row of a case: list and board columns, plus the state to fold on from
+    (its personal fields sealed by `sealer`, the case's)."""
+    return {**_case_columns(state), "state": state.model_dump(mode="json", context=_ctx(sealer))}
+
+
+def _ctx(sealer: Sealer | None) -> dict[str, Any] | None:
+    return sealed(sealer) if sealer is not None else None
 
 
 def _case_columns(state: CaseState) -> dict[str, Any]:
@@ -91,9 +98,9 @@ def _case_columns(state: CaseState) -> dict[str, Any]:
     }
 
 
-def _stored_case(state: CaseState) -> dict[str, Any]:
+def _stored_case(state: CaseState, sealer: Sealer | None) -> dict[str, Any]:
     """`case_row` as both paths store it: the state as JSON text, serialised by pydantic."""
-    return {**_case_columns(state), "state": state.model_dump_json()}
+    return {**_case_columns(state), "state": state.model_dump_json(context=_ctx(sealer))}
 
 
 def step_rows(state: CaseState) -> list[dict[str, Any]]:
@@ -116,7 +123,6 @@ def _step_row(state: CaseState, s: Any) -> dict[str, Any]:
         "institution": s.institution,
         "referral_id": s.referral_id,
         "outcome": _value(s.outcome),
-        "reason": s.reason,
         "stale_at": stale_since(s, state.sla.stale_days),
     }
 
@@ -177,8 +183,17 @@ class CaseProjector:
     A remembered state takes about 9 KiB (measured on generated cases): 18 MiB at most.
     """
 
-    def __init__(self, recent: int = 2048) -> None:
+    def __init__(self, recent: int = 2048, *, keys: DataKeys | None = None) -> None:
         self._recent = RecentStates(recent)
+        self._keys = keys
+
+    @property
+    def keys(self) -> DataKeys | None:
+        """The data keys sealing the personal fields of the state column (None: plain)."""
+        return self._keys
+
+    def sealer(self, case_id: UUID) -> Sealer | None:
+        return self._keys.for_sealing(case_id) if self._keys is not None else None
 
     def apply(self, conn: Connection, new: Sequence[Event]) -> None:
         """Fold newly stored events into the rows of their cases, in `conn`'s transaction.
@@ -188,7 +203,8 @@ class CaseProjector:
         sql = _statements(conn.dialect)
         with pipelined(conn):  # PostgreSQL: the writes go out together
             written = [
-                self._remembered(conn, sql, case_id, batch) or _from_row(conn, sql, case_id, batch)
+                self._remembered(conn, sql, case_id, batch)
+                or _from_row(conn, sql, case_id, batch, self._keys)
                 for case_id, batch in _by_case(new).items()
             ]
         self._recent.written(written)
@@ -212,8 +228,11 @@ class CaseProjector:
             conn.execute(delete(case_steps))
             conn.execute(delete(cases))
             workload.clear(conn)
-            states, count = _fold_everything(conn, batch_size, progress)
-            _insert_states(conn, _statements(conn.dialect), list(states.values()), batch_size)
+            states, count = _fold_everything(conn, batch_size, progress, self._keys)
+            sealers = self._keys.for_rebuild(conn, states) if self._keys is not None else {}
+            _insert_states(
+                conn, _statements(conn.dialect), list(states.values()), batch_size, sealers
+            )
             workload.insert_all(conn, states.values(), batch_size)
         return count
 
@@ -228,27 +247,36 @@ class CaseProjector:
             new = fold(kept, batch)
         except VersionConflict:  # the row may be further on: let it decide
             return None
-        if new.version == kept.version or not _update(conn, sql, kept, new, exact=True):
+        sealer = self.sealer(case_id)
+        if new.version == kept.version or not _update(conn, sql, kept, new, True, sealer):
             return None
         workload.write(conn, kept, new)
         return new
 
 
-def _from_row(conn: Connection, sql: _Statements, case_id: UUID, batch: list[Event]) -> CaseState:
+def _from_row(
+    conn: Connection, sql: _Statements, case_id: UUID, batch: list[Event], keys: DataKeys | None
+) -> CaseState:
     """The case's new state, folded on from its stored row (none yet: a new case)."""
     found = sql.load_state.fetch(conn, {"case_id": case_id})
-    old = CaseState.model_validate_json(found[0][0]) if found else None
+    sealer = keys.for_sealing(case_id) if keys is not None else None  # opens as well
+    old = CaseState.model_validate_json(found[0][0], context=_ctx(sealer)) if found else None
     new = fold(old or _EMPTY, batch)
     if old is None:
-        _insert_states(conn, sql, [new], chunk=1)
+        _insert_states(conn, sql, [new], 1, {case_id: sealer} if sealer else {})
     elif new.version != old.version:
-        _update(conn, sql, old, new, exact=False)
+        _update(conn, sql, old, new, False, sealer)
     workload.write(conn, old, new)
     return new
 
 
 def _update(
-    conn: Connection, sql: _Statements, old: CaseState, new: CaseState, exact: bool
+    conn: Connection,
+    sql: _Statements,
+    old: CaseState,
+    new: CaseState,
+    exact: bool,
+    sealer: Sealer | None,
 ) -> bool:
     """Update the case's row and steps from `old` to `new`; False if the row wasn't at `old`.
 
@@ -258,7 +286,7 @@ def _update(
     the WAL of one commit). Otherwise every column is set, so that a row an older release
     wrote is brought up to date by its next event, as it always was.
     """
-    values = _changed(_case_columns(old) if exact else {}, _stored_case(new), ("case_id",))
+    values = _changed(_case_columns(old) if exact else {}, _stored_case(new, sealer), ("case_id",))
     key = {"row_case_id": new.case_id, "row_version": old.version}
     if sql.update(cases, values, guarded=exact).write(conn, {**values, **key}) != 1:
         if exact:
@@ -295,10 +323,15 @@ def _write_steps(
 
 
 def _insert_states(
-    conn: Connection, sql: _Statements, states: Sequence[CaseState], chunk: int
+    conn: Connection,
+    sql: _Statements,
+    states: Sequence[CaseState],
+    chunk: int,
+    sealers: Mapping[UUID, Sealer],
 ) -> None:
     """Insert new cases and their steps, `chunk` rows per statement batch."""
-    for part in _chunks((_stored_case(s) for s in states), chunk):
+    rows = (_stored_case(s, sealers.get(s.case_id)) for s in states)  # type: ignore[arg-type]
+    for part in _chunks(rows, chunk):
         sql.insert_case.run(conn, part)
     for part in _chunks((row for s in states for row in step_rows(s)), chunk):
         sql.insert_step.run(conn, part)
@@ -312,15 +345,17 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 
 def _fold_everything(
-    conn: Connection, batch_size: int, progress: Progress | None
+    conn: Connection, batch_size: int, progress: Progress | None, keys: DataKeys | None
 ) -> tuple[dict[UUID, CaseState], int]:
     """Every case's state, folded in memory from the whole log, page by page."""
     states: dict[UUID, CaseState] = {}
     read, parse = _statements(conn.dialect).read_page, Event.model_validate_json
     after, count = 0, 0
     while page := read.fetch(conn, {"after": after, "size": batch_size}):
-        for _, document in page:
-            event = parse(document)
+        openers = keys.for_opening(conn, {_uuid(row[1]) for row in page}) if keys else {}
+        for _, case_id, document in page:
+            opener = openers.get(_uuid(case_id))
+            event = parse(document, context=_ctx(opener))
             states[event.case_id] = _fold_one(states.get(event.case_id, _EMPTY), event)
         after, count = page[-1][0], count + len(page)
         if progress is not None:
@@ -345,10 +380,16 @@ _EVENT_JSON = {
 }
 
 
+def _uuid(value: Any) -> UUID:
+    """A case id as the driver gives it in a text query (SQLite: 32 hex digits)."""
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 def _log_page(dialect: Dialect) -> TextClause:
-    """The `size` events after position `after`: (position, the event as JSON text)."""
+    """The `size` events after position `after`: (position, case id, the event as JSON
+    text; the case id to open its personal fields with)."""
     return text(
-        f"SELECT position, {_EVENT_JSON[dialect.name]} FROM events"  # noqa: S608 (constants)
+        f"SELECT position, case_id, {_EVENT_JSON[dialect.name]} FROM events"  # noqa: S608
         " WHERE position > :after ORDER BY position LIMIT :size"
     )
 

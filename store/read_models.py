@@ -30,9 +30,11 @@ from domain.vocabulary import (
     Step,
     StepState,
 )
+from store.case_state import stored_state
 from store.event_store import EventStore
 from store.person_index import PersonIndex, matching_cases, same_person
 from store.schema import case_steps, cases
+from store.sealing import DataKeys
 
 __all__ = ["CaseReads", "CaseSummary", "InvalidCursor", "Page", "StepSummary"]
 
@@ -128,14 +130,15 @@ class CaseReads:
         found = self._summaries(select(*_SUMMARY_COLUMNS).where(cases.c.case_id == case_id))
         return found[0] if found else None
 
+    @property
+    def keys(self) -> DataKeys | None:
+        """The data keys that open the personal fields of cases (None: stored plain)."""
+        return self._store.keys
+
     def person(self, case_id: UUID) -> Person | None:
         """The person a case protects (personal data: only for those allowed to see it)."""
-        query = select(cases.c.state).where(cases.c.case_id == case_id)
-        with self._engine.connect() as conn:
-            state = conn.execute(query).scalar_one_or_none()
-        if state is None or state.get("person") is None:
-            return None
-        return Person.model_validate(state["person"])
+        state = stored_state(self._engine, case_id, self._store.keys)
+        return None if state is None else state.person
 
     def events(self, case_id: UUID) -> builtins.list[Event]:
         """The case's history, for its timeline."""

@@ -35,8 +35,10 @@ from sqlalchemy import (
 from domain import CaseState, Event
 from domain import events as ev
 from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
+from store.case_state import stored_states
 from store.db import serialize_appends
-from store.schema import case_steps, cases, delivery_failures, events, referrals, stored_event
+from store.schema import case_steps, cases, delivery_failures, events, referrals
+from store.sealing import DataKeys, opened_events
 
 __all__ = ["InvalidCursor", "ReferralPage", "ReferralProjector", "ReferralReads", "ReferralSummary"]
 
@@ -159,14 +161,16 @@ class ReferralProjector:
                 delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(ended))
             )
 
-    def rebuild(self, engine: Engine, batch_size: int = 10_000) -> int:
+    def rebuild(
+        self, engine: Engine, batch_size: int = 10_000, keys: DataKeys | None = None
+    ) -> int:
         """Replace `referrals` with the fold of every stored referral event; events read."""
         rows: dict[UUID, Row] = {}
         count = 0
         with engine.begin() as conn:
             serialize_appends(conn)
             conn.execute(delete(referrals))
-            for event in _referral_events(conn, batch_size):
+            for event in _referral_events(conn, batch_size, keys):
                 _fold(rows, event)
                 count += 1
             for part in _chunks(rows.values(), batch_size):
@@ -180,7 +184,7 @@ def _keyed(row: Row) -> Row:
     return keyed
 
 
-def _referral_events(conn: Connection, size: int) -> Iterator[Event]:
+def _referral_events(conn: Connection, size: int, keys: DataKeys | None) -> Iterator[Event]:
     """Every stored referral event in log order, read page by page."""
     after = 0
     kinds = sorted(REFERRAL_EVENT_TYPES)
@@ -194,7 +198,7 @@ def _referral_events(conn: Connection, size: int) -> Iterator[Event]:
         page = conn.execute(query).mappings().all()
         if not page:
             return
-        yield from (stored_event(row) for row in page)
+        yield from opened_events(conn, page, keys)
         after = page[-1]["position"]
 
 
@@ -306,15 +310,11 @@ class ReferralReads:
         items = found[:limit]
         return ReferralPage(items=tuple(items), next_cursor=_encode(items[-1]))
 
-    def case_states(self, case_ids: Iterable[UUID]) -> dict[UUID, CaseState]:
+    def case_states(
+        self, case_ids: Iterable[UUID], keys: DataKeys | None = None
+    ) -> dict[UUID, CaseState]:
         """The states of these cases: personal data, only for those allowed to read it."""
-        wanted = builtins.list(set(case_ids))
-        if not wanted:
-            return {}
-        query = select(cases.c.case_id, cases.c.state).where(cases.c.case_id.in_(wanted))
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return {case_id: CaseState.model_validate(state) for case_id, state in rows}
+        return stored_states(self._engine, case_ids, keys)
 
     def _summaries(self, query: Select[Any]) -> builtins.list[ReferralSummary]:
         with self._engine.connect() as conn:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    LargeBinary,
     BigInteger,
     Boolean,
     Column,
@@ -24,10 +23,10 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -35,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 
 from domain import Event
+from domain.personal import Sealer, sealed
 from store.types import UTCDateTime
 
 metadata = MetaData(
@@ -117,7 +117,6 @@ case_steps = Table(
     Column("institution", NAME),
     Column("referral_id", Uuid),
     Column("outcome", CODE),
-    Column("reason", Text),
     # When a referred/in-progress step turns stale (domain.supervision.stale_since).
     Column("stale_at", UTCDateTime),
     Index(None, "case_id", "state", "due_at", "stale_at", "step"),  # a few cases' steps
@@ -255,7 +254,6 @@ visas = Table(
     Column("renewals", Integer, nullable=False),
     Column("last_reminder_days", Integer),  # of the current cycle; none sent yet: NULL
     Column("expired_at", UTCDateTime),
-    Column("cancelled_reason", Text),
     Column("registered_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "state", "expires_on"),  # "active visas expiring before …"
@@ -325,26 +323,30 @@ data_keys = Table(
     Column("erased_at", UTCDateTime),
 )
 
-def event_row(event: Event) -> dict[str, Any]:
-    """The `events` columns of `event` (the position is the database's to give).
+
+def event_row(event: Event, sealer: Sealer | None = None) -> dict[str, Any]:
+    """The `events` columns of `event` (the position is the database's to give), its
+    personal fields sealed by `sealer` (the case's).
 
     `data` is already JSON text (`Event.data_json`, serialised by pydantic in half the
     time): bind it as it is, not through the JSON column type, which would encode it again.
     """
+    context = sealed(sealer) if sealer is not None else None
     return {
         "event_id": event.event_id,
         "case_id": event.case_id,
         "version": event.version,
         "type": event.type,
-        "data": event.data.model_dump_json(exclude={"type"}),
+        "data": event.data.model_dump_json(exclude={"type"}, context=context),
         "actor": event.actor,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
     }
 
 
-def stored_event(row: RowMapping | dict[str, Any]) -> Event:
-    """The event a row of `events` holds (`Event.from_stored`, in one validation call).
+def stored_event(row: RowMapping | dict[str, Any], opener: Sealer | None = None) -> Event:
+    """The event a row of `events` holds (`Event.from_stored`, in one validation call),
+    its personal fields opened by `opener` (the case's).
 
     `data` as read (a dict), or its payload model already validated by the caller.
     """
@@ -358,5 +360,6 @@ def stored_event(row: RowMapping | dict[str, Any]) -> Event:
             "occurred_at": row["occurred_at"],
             "recorded_at": row["recorded_at"],
             "actor": row["actor"],
-        }
+        },
+        context=sealed(opener) if opener is not None else None,
     )

@@ -20,19 +20,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from threading import Lock
+from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, select, update
 
+from domain import Event
 from domain.personal import ERASED, SEALED
 from store.db import insert
-from store.schema import data_keys
+from store.schema import data_keys, stored_event
 
 # The master key that wraps data keys: (key id or None for the current one) -> (id, key).
 WrapKey = Callable[[str | None], tuple[str, bytes]]
 _NONCE = 12
+_PER_QUERY = 1000  # case ids per IN list: far below SQLite's parameter limit
 
 
 class CaseSealer:
@@ -58,6 +61,13 @@ class CaseSealer:
             return self._aes.decrypt(raw[:_NONCE], raw[_NONCE:], self._aad).decode()
         except InvalidTag:
             return None  # sealed with a key since destroyed and replaced: unreadable
+
+
+def opened_events(conn: Connection, rows: Iterable[Any], keys: DataKeys | None) -> list[Event]:
+    """Stored `events` rows as events, each case's personal fields opened with its key."""
+    page = list(rows)
+    openers = keys.for_opening(conn, {row["case_id"] for row in page}) if keys else {}
+    return [stored_event(row, openers.get(row["case_id"])) for row in page]
 
 
 class DataKeys:
@@ -94,6 +104,15 @@ class DataKeys:
         stored = self._stored(conn, wanted) if wanted else {}
         return {case_id: CaseSealer(case_id, stored.get(case_id) or None) for case_id in wanted}
 
+    def for_rebuild(self, conn: Connection, case_ids: Iterable[UUID]) -> dict[UUID, CaseSealer]:
+        """Sealers for rewriting these cases' rows in `conn`'s transaction: their keys,
+        made in it for cases stored before their personal data was sealed."""
+        wanted = list(case_ids)
+        stored = self._stored(conn, wanted)
+        for case_id in (c for c in wanted if c not in stored):
+            stored[case_id] = self._create(conn, case_id)
+        return {case_id: CaseSealer(case_id, key) for case_id, key in stored.items()}
+
     def erase(self, conn: Connection, case_id: UUID, at: datetime) -> None:
         """Destroy the case's data key, in the caller's transaction."""
         statement = (
@@ -115,10 +134,14 @@ class DataKeys:
         """The unwrapped keys of the cases that have a row (None: destroyed)."""
         query = select(data_keys.c.case_id, data_keys.c.master_key_id, data_keys.c.wrapped_key)
         found: dict[UUID, bytes | None] = {}
-        for case_id, master_id, wrapped in conn.execute(
-            query.where(data_keys.c.case_id.in_(case_ids))
-        ):
-            found[case_id] = None if wrapped is None else self._unwrap(case_id, master_id, wrapped)
+        for start in range(0, len(case_ids), _PER_QUERY):
+            part = case_ids[start : start + _PER_QUERY]
+            for case_id, master_id, wrapped in conn.execute(
+                query.where(data_keys.c.case_id.in_(part))
+            ):
+                found[case_id] = (
+                    None if wrapped is None else self._unwrap(case_id, master_id, wrapped)
+                )
         return found
 
     def _create(self, conn: Connection, case_id: UUID) -> bytes:

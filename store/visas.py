@@ -34,9 +34,12 @@ from sqlalchemy import (
 
 from domain import Event
 from domain import events as ev
+from domain.visas import VisaStatus
 from domain.vocabulary import VisaKind, VisaState
+from store.case_state import stored_states
 from store.db import serialize_appends
-from store.schema import cases, events, stored_event, visas
+from store.schema import cases, events, visas
+from store.sealing import DataKeys, opened_events
 
 __all__ = ["InvalidCursor", "VisaPage", "VisaProjector", "VisaReads", "VisaSummary"]
 
@@ -63,7 +66,6 @@ def _registered(event: Event, data: ev.VisaRegistered) -> Row:
         "renewals": 0,
         "last_reminder_days": None,
         "expired_at": None,
-        "cancelled_reason": None,
         "registered_at": event.occurred_at,
         "updated_at": event.occurred_at,
     }
@@ -84,7 +86,7 @@ def _changes(row: Row, data: Any, event: Event) -> Row:
     if isinstance(data, ev.VisaExpired):
         return {"state": VisaState.EXPIRED.value, "expired_at": event.occurred_at}
     assert isinstance(data, ev.VisaCancelled)
-    return {"state": VisaState.CANCELLED.value, "cancelled_reason": data.reason}
+    return {"state": VisaState.CANCELLED.value}
 
 
 def _fold(rows: dict[UUID, Row], event: Event) -> None:
@@ -126,7 +128,9 @@ class VisaProjector:
         if updates:
             conn.execute(_UPDATE, updates)
 
-    def rebuild(self, engine: Engine, batch_size: int = 10_000) -> int:
+    def rebuild(
+        self, engine: Engine, batch_size: int = 10_000, keys: DataKeys | None = None
+    ) -> int:
         """Replace `visas` with the fold of every stored visa event; returns events read.
 
         One transaction, appends waiting meanwhile, like `CaseProjector.rebuild`.
@@ -136,7 +140,7 @@ class VisaProjector:
         with engine.begin() as conn:
             serialize_appends(conn)
             conn.execute(delete(visas))
-            for event in _visa_events(conn, batch_size):
+            for event in _visa_events(conn, batch_size, keys):
                 _fold(rows, event)
                 count += 1
             for part in _chunks(rows.values(), batch_size):
@@ -150,7 +154,7 @@ def _keyed(row: Row) -> Row:
     return keyed
 
 
-def _visa_events(conn: Connection, size: int) -> Iterator[Event]:
+def _visa_events(conn: Connection, size: int, keys: DataKeys | None) -> Iterator[Event]:
     """Every stored visa event in log order, read page by page."""
     after = 0
     kinds = sorted(VISA_EVENT_TYPES)
@@ -164,7 +168,7 @@ def _visa_events(conn: Connection, size: int) -> Iterator[Event]:
         page = conn.execute(query).mappings().all()
         if not page:
             return
-        yield from (stored_event(row) for row in page)
+        yield from opened_events(conn, page, keys)
         after = page[-1]["position"]
 
 
@@ -191,7 +195,6 @@ class VisaSummary(BaseModel):
     renewals: int
     last_reminder_days: int | None
     expired_at: datetime | None
-    cancelled_reason: str | None
     registered_at: datetime
     updated_at: datetime
     assigned_to: str | None
@@ -258,23 +261,18 @@ class VisaReads:
         items = found[:limit]
         return VisaPage(items=tuple(items), next_cursor=_encode(items[-1]))
 
-    def numbers(self, visa_ids: Collection[tuple[UUID, UUID]]) -> dict[UUID, str]:
-        """The numbers of (case_id, visa_id) pairs, from their cases' states.
-
-        Personal data: only for those allowed to read the case's person.
-        """
-        case_ids = {case_id for case_id, _ in visa_ids}
-        if not case_ids:
-            return {}
-        query = select(cases.c.state).where(cases.c.case_id.in_(builtins.list(case_ids)))
-        with self._engine.connect() as conn:
-            states = conn.execute(query).scalars().all()
-        held = {
-            UUID(key): visa["number"]
-            for state in states
-            for key, visa in (state.get("visas") or {}).items()
+    def personal(
+        self, visa_ids: Collection[tuple[UUID, UUID]], keys: DataKeys | None = None
+    ) -> dict[UUID, VisaStatus]:
+        """The visas of (case_id, visa_id) pairs as their cases' states hold them, with the
+        number and the cancellation's reason (personal data: only for those allowed to
+        read the case's person)."""
+        states = stored_states(self._engine, {case_id for case_id, _ in visa_ids}, keys)
+        return {
+            visa_id: states[case_id].visas[visa_id]
+            for case_id, visa_id in visa_ids
+            if case_id in states and visa_id in states[case_id].visas
         }
-        return {visa_id: held[visa_id] for _, visa_id in visa_ids if visa_id in held}
 
     def _summaries(self, query: Select[Any]) -> builtins.list[VisaSummary]:
         with self._engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,12 @@ from sqlalchemy.engine import make_url
 from store.db import make_engine
 from store.event_store import EventStore
 from store.migrate import upgrade
+
+# --- keys --------------------------------------------------------------------------------
+# Every Settings() the tests build, and every `amparo` process they start, finds the master
+# keys here (as an operator's AMPARO_MASTER_KEYS); tests about missing keys remove it.
+TEST_MASTER_KEYS = json.dumps({"current": "ktest", "keys": {"ktest": "a5" * 32}})
+os.environ.setdefault("AMPARO_MASTER_KEYS", TEST_MASTER_KEYS)
 
 # --- databases ---------------------------------------------------------------------------
 # `database_url` runs a test once per backend: a fresh SQLite file, and a fresh schema in

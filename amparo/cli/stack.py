@@ -202,7 +202,7 @@ def db_upgrade() -> None:
 @projections_app.command("rebuild")
 def projections_rebuild() -> None:
     """Rebuild every projection from the events (the events are never touched)."""
-    from amparo.wiring import person_index
+    from amparo.wiring import data_keys, person_index
     from store.db import make_engine
     from store.person_index import PersonIndexProjector
     from store.projections import CaseProjector
@@ -211,11 +211,12 @@ def projections_rebuild() -> None:
 
     current = settings()
     engine = make_engine(current.effective_database_url)
+    keys = data_keys(engine, current)
     with typer.progressbar(length=0, label="events") as bar:
-        count = CaseProjector().rebuild(engine, progress=bar.update)
-    PersonIndexProjector(person_index(current)).rebuild(engine)
-    VisaProjector().rebuild(engine)
-    ReferralProjector().rebuild(engine)
+        count = CaseProjector(keys=keys).rebuild(engine, progress=bar.update)
+    PersonIndexProjector(person_index(current)).rebuild(engine, keys)
+    VisaProjector().rebuild(engine, keys=keys)
+    ReferralProjector().rebuild(engine, keys=keys)
     typer.echo(f"rebuilt from {count} events")
 
 

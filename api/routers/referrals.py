@@ -100,7 +100,8 @@ def _public(
 async def _with_states(
     services: Services, user: User, found: Sequence[ReferralSummary]
 ) -> list[ReferralPublic]:
-    states = await run_in_threadpool(_reads(services).case_states, [r.case_id for r in found])
+    case_ids = [r.case_id for r in found]
+    states = await run_in_threadpool(_reads(services).case_states, case_ids, services.reads.keys)
     return _public(services, user, found, states)
 
 

@@ -34,8 +34,16 @@ async def _public(services: Services, user: User, found: Sequence[VisaSummary]) 
     who may read the person's data; it is never in the visa projection."""
     readable = [(v.case_id, v.visa_id) for v in found
                 if reads_person(user, v.assigned_to, v.institution)]  # fmt: skip
-    numbers = await run_in_threadpool(_reads(services).numbers, readable) if readable else {}
-    return [VisaPublic(**v.model_dump(), number=numbers.get(v.visa_id)) for v in found]
+    keys = services.reads.keys
+    held = await run_in_threadpool(_reads(services).personal, readable, keys) if readable else {}
+    return [
+        VisaPublic(
+            **v.model_dump(),
+            number=held[v.visa_id].number if v.visa_id in held else None,
+            cancelled_reason=held[v.visa_id].cancelled_reason if v.visa_id in held else None,
+        )
+        for v in found
+    ]
 
 
 async def _one(services: Services, user: User, visa_id: uuid.UUID) -> VisaPublic:

@@ -1,5 +1,7 @@
 """Data protection: the access log (reads of a person's data, failed sign-ins) and each
-person's wrapped data key (sealing their personal fields; destroyed on erasure).
+person's wrapped data key (sealing their personal fields; destroyed on erasure). The
+free-text columns `case_steps.reason` and `visas.cancelled_reason` go: personal, they
+are kept only in the sealed case state (`amparo projections rebuild` re-seals old rows).
 
 Revision ID: 0011_data_protection
 Revises: 0010_referrals
@@ -51,8 +53,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", name="pk_data_keys"),
     )
 
+    with op.batch_alter_table("case_steps") as steps:
+        steps.drop_column("reason")
+    with op.batch_alter_table("visas") as visas:
+        visas.drop_column("cancelled_reason")
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("visas") as visas:
+        visas.add_column(sa.Column("cancelled_reason", sa.Text(), nullable=True))
+    with op.batch_alter_table("case_steps") as steps:
+        steps.add_column(sa.Column("reason", sa.Text(), nullable=True))
     op.drop_table("data_keys")
     op.drop_index("ix_access_log_kind_at", table_name="access_log")
     op.drop_index("ix_access_log_case_id_at", table_name="access_log")
