@@ -9,6 +9,11 @@ Everything else in `store/` is dialect-neutral SQLAlchemy Core. The differences:
   restarted server costs a reconnect rather than an error (`_check_on_checkout`: without
   a round trip when it can tell), and a table lock that orders appends (below).
 - `INSERT … ON CONFLICT` comes from each dialect's own `insert()`.
+- `pipelined`: psycopg's pipeline mode around the append's statements (SQLite: nothing).
+
+Three hot paths also differ, each commented where it is: the append's INSERT on
+PostgreSQL (arrays, `store.event_store`), the rebuild's log page (JSON built by each
+database, `store.projections`) and the workload's upsert (`store.workload`).
 """
 
 from __future__ import annotations
