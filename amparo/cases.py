@@ -43,6 +43,7 @@ PersonCommand = (
     | cmd.AnswerReferral
     | cmd.RevokeReferral
     | cmd.RedirectReferral
+    | cmd.ErasePerson
 )
 
 

@@ -13,7 +13,7 @@ from amparo.keyring import master_keyring
 from amparo.settings import Settings, get_settings
 from amparo.temporal import connect
 from amparo.users import UserDirectory
-from amparo.wiring import data_keys, person_index
+from amparo.wiring import event_store, person_index
 from api import problems
 from api.deps import Services
 from api.limits import BodyLimit
@@ -22,6 +22,7 @@ from api.routers import (
     auth,
     cases,
     codec,
+    erasure,
     health,
     notifications,
     referrals,
@@ -30,7 +31,6 @@ from api.routers import (
 )
 from store.access_log import AccessLog
 from store.db import make_engine
-from store.event_store import EventStore
 from store.notifications import Inbox
 from store.read_models import CaseReads
 
@@ -41,18 +41,18 @@ async def build_services(settings: Settings) -> Services:
     """Connect to Temporal and the database, once per process."""
     engine = make_engine(settings.effective_database_url)
     client = await connect(settings)
+    store = event_store(engine, settings)
     return Services(
         settings=settings,
         temporal=client,
         commands=CaseCommands.from_settings(client, settings),
-        reads=CaseReads(
-            engine, EventStore(engine, keys=data_keys(engine, settings)), person_index(settings)
-        ),
+        reads=CaseReads(engine, store, person_index(settings)),
         users=UserDirectory(engine),
         inbox=Inbox(engine),
         registry=registry_for(settings),
         access_log=AccessLog(engine),
         keyring=master_keyring(settings),
+        store=store,
     )
 
 
@@ -87,6 +87,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         supervision.router,
         notifications.router,
         referrals.router,
+        erasure.router,
         access_log.router,
         codec.router,
     )

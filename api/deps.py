@@ -19,6 +19,7 @@ from domain import DomainError
 from domain.institutions import Institution, Registry
 from domain.vocabulary import Step
 from store.access_log import AccessLog
+from store.event_store import EventStore
 from store.notifications import Inbox
 from store.read_models import CaseReads
 
@@ -36,6 +37,7 @@ class Services:
     registry: Registry
     access_log: AccessLog
     keyring: Keyring | None = None  # the master keys, for the codec endpoint
+    store: EventStore | None = None  # the event store, for erasing a case whose workflow ended
 
     def referral_target(self, institution: str, step: Step) -> Institution:
         """The registry's institution a referral of `step` may go to; else 422 saying why."""

@@ -321,3 +321,12 @@ class ReferralPublic(BaseModel):
 class ReferralPage(BaseModel):
     items: list[ReferralPublic]
     next_cursor: str | None
+
+
+class ErasureIn(_Input):
+    reason: Text = Field(description="why (it is kept readable: name no one in it)")
+
+
+class Erasure(BaseModel):
+    case_id: UUID
+    erased_at: datetime

@@ -219,6 +219,15 @@ class RecordReferralDelivered(_Command):
     channel: Channel
 
 
+class ErasePerson(_Command):
+    """Destroy the person's data: their personal fields become unreadable everywhere, the
+    case's path (steps, dates, codes) and the statistics stay. Give a reason that names
+    no one (it is kept readable, for the record)."""
+
+    kind: Literal["erase_person"] = "erase_person"
+    reason: ShortText
+
+
 Command = Annotated[
     OpenCase
     | AssignCase
@@ -239,6 +248,7 @@ Command = Annotated[
     | AnswerReferral
     | RevokeReferral
     | RedirectReferral
-    | RecordReferralDelivered,
+    | RecordReferralDelivered
+    | ErasePerson,
     Field(discriminator="kind"),
 ]

@@ -83,8 +83,10 @@ def _check_case(state: CaseState, command: cmd.Command) -> None:
             raise errors.CaseAlreadyOpen("this case is already open")
     elif state.status is CaseStatus.NEW:
         raise errors.CaseNotFound("no case has been opened here")
-    elif state.status is CaseStatus.CLOSED and not (
-        isinstance(command, VISA_AFTER_CLOSURE) and state.follows_visas
+    elif (
+        state.status is CaseStatus.CLOSED
+        and not (isinstance(command, VISA_AFTER_CLOSURE) and state.follows_visas)
+        and not isinstance(command, cmd.ErasePerson)  # erasure comes after closure, mostly
     ):
         raise errors.CaseClosed("the case is closed and accepts no more changes")
 
@@ -577,3 +579,23 @@ def _referral_delivered(state: CaseState, c: cmd.RecordReferralDelivered) -> lis
         referral_id=referral.referral_id, step=referral.step, channel=c.channel
     )
     return [(data, c.at)]
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+@_handles(cmd.ErasePerson)
+def _erase_person(state: CaseState, c: cmd.ErasePerson) -> list[Draft]:
+    """Only a closed case, and for good: its visas stop being followed, and it accepts
+    nothing afterwards (nothing personal is ever recorded for the person again)."""
+    if state.erased_at is not None:
+        raise errors.PersonAlreadyErased("the person's data is erased already")
+    if state.status is not CaseStatus.CLOSED:
+        raise errors.CaseNotClosed("close the case first: an erasure ends it for good")
+    reason = _reason_given(c.reason, "an erasure")
+    drafts: list[Draft] = [
+        (ev.VisaCancelled(visa_id=v.visa_id, reason="person_erased"), c.at)
+        for v in state.visas.values()
+        if v.live
+    ]
+    return [*drafts, (ev.PersonErased(reason=reason), c.at)]

@@ -233,3 +233,15 @@ class ReferralAlreadyDelivered(DomainError):
     """Its delivery is recorded already (a repeated delivery report)."""
 
     code = "referral_already_delivered"
+
+
+class PersonAlreadyErased(DomainError):
+    """The person's data is erased already."""
+
+    code = "person_erased"
+
+
+class CaseNotClosed(DomainError):
+    """The case must be closed first."""
+
+    code = "case_not_closed"

@@ -222,6 +222,14 @@ class ReferralRedirected(_Data):
     reason: PersonalText
 
 
+class PersonErased(_Data):
+    """The person's data key is destroyed with this event: their sealed fields, in every
+    event before it, read as erased from now on."""
+
+    type: Literal["PersonErased"] = "PersonErased"
+    reason: str
+
+
 EventData = Annotated[
     CaseOpened
     | CaseAssigned
@@ -248,7 +256,8 @@ EventData = Annotated[
     | ReferralDelivered
     | ReferralAnswered
     | ReferralRevoked
-    | ReferralRedirected,
+    | ReferralRedirected
+    | PersonErased,
     Field(discriminator="type"),
 ]
 

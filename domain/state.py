@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from domain import events as ev
 from domain.commands import Consent
 from domain.person import Person, VictimContext
-from domain.personal import PersonalText
+from domain.personal import ERASED, PersonalText
 from domain.referrals import ReferralStatus
 from domain.sla import SlaPolicy
 from domain.visas import EXPIRY, VisaStatus
@@ -101,6 +101,7 @@ class CaseState(BaseModel):
     notes: int = 0
     visas: dict[UUID, VisaStatus] = {}
     referrals: dict[UUID, ReferralStatus] = {}
+    erased_at: datetime | None = None  # the person's data was erased then
 
     @property
     def is_open(self) -> bool:
@@ -444,6 +445,41 @@ def _visa_cancelled(state: CaseState, data: ev.VisaCancelled, event: ev.Event) -
         state=VisaState.CANCELLED,
         cancelled_reason=data.reason,
     )
+
+
+@_on(ev.PersonErased)
+def _person_erased(state: CaseState, data: ev.PersonErased, event: ev.Event) -> _Changes:
+    """Every personal field as erased, as the store will read them from now on."""
+    changes: _Changes = {"erased_at": event.occurred_at}
+    if state.person is not None:
+        changes["person"] = state.person.model_copy(
+            update={"given_name": ERASED, "family_name": ERASED, "birth_date": None}
+        )
+    changes["steps"] = {
+        step: s.model_copy(update={"reason": ERASED}) if s.reason is not None else s
+        for step, s in state.steps.items()
+    }
+    changes["visas"] = {
+        key: v.model_copy(
+            update={
+                "number": ERASED,
+                "cancelled_reason": ERASED if v.cancelled_reason is not None else None,
+            }
+        )
+        for key, v in state.visas.items()
+    }
+    changes["referrals"] = {
+        key: r.model_copy(
+            update={
+                "reason": ERASED if r.reason is not None else None,
+                "consent_override": ERASED if r.consent_override is not None else None,
+            }
+        )
+        for key, r in state.referrals.items()
+    }
+    if state.closure is not None and state.closure.note is not None:
+        changes["closure"] = state.closure.model_copy(update={"note": ERASED})
+    return changes
 
 
 def evolve(state: CaseState, event: ev.Event) -> CaseState:

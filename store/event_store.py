@@ -28,6 +28,7 @@ from store.schema import event_row, events, stored_event
 from store.sealing import DataKeys
 
 __all__ = ["EventStore", "InlineProjector", "StoreError", "VersionConflict"]
+ERASURE = "PersonErased"
 
 
 class InlineProjector(Protocol):
@@ -57,6 +58,10 @@ class EventStore:
     @property
     def keys(self) -> DataKeys | None:
         return self._keys
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     def append(self, new: Sequence[Event]) -> int:
         """Store the events not stored yet, in one transaction; returns how many were new.
@@ -118,6 +123,9 @@ class EventStore:
         fresh = [event for event in batch if event.event_id in stored]
         for projector in self._projectors if fresh else ():
             projector.apply(conn, fresh)
+        for event in fresh:  # the erasure and the key's destruction commit together
+            if event.type == ERASURE and self._keys is not None:
+                self._keys.erase(conn, event.case_id, event.recorded_at)
         return len(fresh)
 
     def _find_conflict(self, batch: list[Event]) -> VersionConflict | None:

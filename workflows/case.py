@@ -239,6 +239,14 @@ class ProtectionCaseWorkflow:
         self._validate(command)
 
     @workflow.update
+    async def erase_person(self, command: cmd.ErasePerson) -> CommandResult:
+        return await self._handle(command)
+
+    @erase_person.validator
+    def _validate_erase_person(self, command: cmd.ErasePerson) -> None:
+        self._validate(command)
+
+    @workflow.update
     async def answer_referral(self, command: cmd.AnswerReferral) -> CommandResult:
         return await self._handle(command)
 

@@ -128,6 +128,7 @@ CODEC_USERS: dict[str, Outcome] = {
     "ana": 403, "luis": 403, "carmen": 403, "sofia": OK, "miguel": OK, "hogar": 403,
     "refugio": 403, "analista": 403, "admin": OK,
 }  # fmt: skip
+ADMIN_ONLY: dict[str, Outcome] = dict.fromkeys(NAMES, 403) | {"admin": OK}
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
     Row("GET", f"{PREFIX}/me", EVERYONE),
@@ -172,6 +173,15 @@ MATRIX: list[Row] = [
         ok_code="step_not_overdue",
     ),
     Row("POST", f"{C}/visas", ASSIGNED_CASEWORKER, ok=201, json=VISA),
+    # The admin erases closed cases only: this one is open.
+    Row(
+        "POST",
+        f"{C}/erasure",
+        ADMIN_ONLY,
+        json={"reason": "her request"},
+        ok=409,
+        ok_code="case_not_closed",
+    ),
     Row("GET", f"{PREFIX}/visas", CASE_LISTERS),
     Row("GET", V, CASE_READERS),
     Row("POST", f"{V}/renewal", ASSIGNED_CASEWORKER, json={"expires_on": "2099-12-31"}),

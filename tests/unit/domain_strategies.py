@@ -361,6 +361,7 @@ FIELDS: dict[type[Any], FieldsFor] = {
     cmd.RedirectReferral: lambda s, n: _with(
         s, n, referral_id=_referral_id(s), institution=INSTITUTIONS.filter(bool), reason=TEXTS
     ),
+    cmd.ErasePerson: lambda s, n: _with(s, n, reason=TEXTS),
     cmd.RecordReferralDelivered: lambda s, n: st.fixed_dictionaries(
         {
             "actor": st.just(SYSTEM_ACTOR),
@@ -458,4 +459,5 @@ def one_of_each(now: datetime) -> list[Any]:
         cmd.RecordReferralDelivered(
             command_id=UUID(int=18), referral_id=UUID(int=405), channel=Channel.INBOX, **base
         ),
+        cmd.ErasePerson(command_id=UUID(int=19), reason="her request, art. 17", **base),
     ]

@@ -22,6 +22,7 @@ from domain import commands as cmd
 from domain.deadlines import deadlines, due_now, fire_time, next_fire_time
 from domain.decide import VISA_AFTER_CLOSURE
 from domain.ids import event_id
+from domain.personal import ERASED
 from domain.sla import DEFAULT_SLA_DAYS, SlaPolicy
 from domain.state import StepStatus
 from domain.vocabulary import (
@@ -71,8 +72,9 @@ def outcome(state: CaseState, command: Any) -> list[Event] | DomainError:
 
 
 def follows_visa(state: CaseState, command: Any) -> bool:
-    """A closed case still decides the visa commands of a person who stays."""
-    return state.follows_visas and isinstance(command, VISA_AFTER_CLOSURE)
+    """A closed case still decides the visa commands of a person who stays, and erasure."""
+    visa = state.follows_visas and isinstance(command, VISA_AFTER_CLOSURE)
+    return visa or isinstance(command, cmd.ErasePerson)
 
 
 TIME_CODES = {"occurred_in_future", "occurred_before_opening"}
@@ -180,9 +182,16 @@ class CaseMachine(RuleBasedStateMachine):
 
     @invariant()
     def final_steps_never_change(self) -> None:
+        """Final steps stay as they are (but for a reason erased with the person's data)."""
+        erased = self.case.state.erased_at is not None
         for step, status in self.case.state.steps.items():
             if step in self.finals:
-                assert status == self.finals[step]
+                was = self.finals[step]
+                assert status == (
+                    was.model_copy(update={"reason": ERASED})
+                    if erased and was.reason is not None
+                    else was
+                )
             elif status.final:
                 self.finals[step] = status
         assert self.finals.keys() <= self.case.state.steps.keys()
@@ -229,8 +238,8 @@ class CaseMachine(RuleBasedStateMachine):
         assert deadlines(state) == []
         for command in one_of_each(self.case.now):
             refusal = outcome(state, command)
-            if state.follows_visas and isinstance(command, VISA_AFTER_CLOSURE):
-                assert not isinstance(refusal, errors.CaseClosed), f"visa refused: {command}"
+            if follows_visa(state, command):
+                assert not isinstance(refusal, errors.CaseClosed), f"refused: {command}"
                 continue
             assert isinstance(refusal, closed_refusal(command)), f"closed case: {command}"
 
@@ -251,6 +260,15 @@ class CaseMachine(RuleBasedStateMachine):
         for referral in state.referrals.values():
             if referral.consent_override is None and not referral.final:
                 assert state.consent.data_sharing, "a live referral rests on consent"
+
+    @invariant()
+    def an_erased_person_is_erased_in_the_state(self) -> None:
+        state = self.case.state
+        if state.erased_at is None or state.person is None:
+            return
+        assert (state.person.given_name, state.person.family_name) == (ERASED, ERASED)
+        assert state.person.birth_date is None
+        assert all(v.number == ERASED for v in state.visas.values())
 
     @invariant()
     def deadlines_are_ordered_and_belong_to_open_steps(self) -> None:
