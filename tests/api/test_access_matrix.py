@@ -128,7 +128,7 @@ CODEC_USERS: dict[str, Outcome] = {
     "ana": 403, "luis": 403, "carmen": 403, "sofia": OK, "miguel": OK, "hogar": 403,
     "refugio": 403, "analista": 403, "admin": OK,
 }  # fmt: skip
-ADMIN_ONLY: dict[str, Outcome] = dict.fromkeys(NAMES, 403) | {"admin": OK}
+ADMIN_ONLY: dict[str, Outcome] = {**dict.fromkeys(NAMES, 403), "admin": OK}
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
     Row("GET", f"{PREFIX}/me", EVERYONE),
