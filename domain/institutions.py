@@ -119,7 +119,7 @@ class Registry(_Frozen):
         """The institution a referral of `step` may go to, or the refusal that says why."""
         institution = self.get(institution_id)
         if institution is None:
-            raise errors.InstitutionUnknown(f"no institution {institution_id!r} in the registry")
+            raise errors.InstitutionUnknown("no such institution in the registry")
         if not institution.serves(step):
             raise errors.InstitutionNotServingStep(f"{institution_id} does not serve {step}")
         return institution

@@ -35,6 +35,7 @@ class AccessKind(StrEnum):
     REFERRAL_READ = "referral_read"
     VISA_READ = "visa_read"
     LOGIN_FAILED = "login_failed"
+    PAYLOADS_DECODED = "payloads_decoded"  # Temporal payloads decrypted by the codec endpoint
 
 
 class Access(BaseModel):

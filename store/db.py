@@ -54,7 +54,7 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)  # errors never carry personal data
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -69,7 +69,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _postgres_engine(url: URL) -> Engine:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)  # errors never carry personal data
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _check_on_checkout)
     return engine

@@ -130,6 +130,30 @@ class DataKeys:
         with self._lock:
             self._sealing[case_id] = CaseSealer(case_id, None)
 
+    def rewrap(self) -> int:
+        """Wrap every data key with the current master key (after a rotation); the sealed
+        fields stay as they are. Returns how many keys were wrapped anew."""
+        current, master = self._wrap_key(None)
+        query = select(data_keys.c.case_id, data_keys.c.master_key_id, data_keys.c.wrapped_key)
+        count = 0
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                query.where(data_keys.c.wrapped_key.is_not(None)).where(
+                    data_keys.c.master_key_id != current
+                )
+            ).all()
+            for case_id, master_id, wrapped in rows:
+                key = self._unwrap(case_id, master_id, wrapped)
+                nonce = os.urandom(_NONCE)
+                anew = nonce + AESGCM(master).encrypt(nonce, key, case_id.bytes)
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.case_id == case_id)
+                    .values(master_key_id=current, wrapped_key=anew)
+                )
+                count += 1
+        return count
+
     def _stored(self, conn: Connection, case_ids: list[UUID]) -> dict[UUID, bytes | None]:
         """The unwrapped keys of the cases that have a row (None: destroyed)."""
         query = select(data_keys.c.case_id, data_keys.c.master_key_id, data_keys.c.wrapped_key)

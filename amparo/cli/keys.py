@@ -36,3 +36,17 @@ def rotate() -> None:
     with user_errors():
         key_id = rotate_keys(current)
     typer.echo(key_id)
+    typer.echo("then `amparo keys rewrap` wraps the people's data keys with it", err=True)
+
+
+@app.command("rewrap")
+def rewrap() -> None:
+    """Wrap every person's data key with the current master key (done by `rotate`; run it
+    after changing `AMPARO_MASTER_KEYS`). Old master keys can then be retired."""
+    from amparo.wiring import data_keys
+    from store.db import make_engine
+
+    current = settings()
+    with user_errors():
+        count = data_keys(make_engine(current.effective_database_url), current).rewrap()
+    typer.echo(f"{count} data keys wrapped with the current master key", err=True)

@@ -10,11 +10,13 @@ in `AMPARO_CODEC_CORS_ORIGINS`; each call needs a supervisor's or an admin's bea
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
@@ -24,6 +26,7 @@ from amparo.keys import KeyMaterialError
 from amparo.users import Role, User
 from api.deps import ServicesDep, allow
 from api.problems import PROBLEM_RESPONSES, ProblemError
+from store.access_log import AccessKind
 
 ROUTES = ("/codec/decode", "/codec/encode")
 MAX_PAYLOADS = 1000
@@ -55,6 +58,12 @@ async def decode(body: PayloadsJson, user: CodecUser, services: ServicesDep) -> 
         decoded = await codec.decode(payloads.payloads)
     except (PayloadDecryptionError, KeyMaterialError) as error:
         raise ProblemError(400, "payload_not_decodable", str(error)) from None
+    # Payloads hold personal data and name no case here: who decoded, and when, is kept.
+    at = datetime.now(UTC)
+    log = services.access_log
+    await run_in_threadpool(
+        lambda: log.record(user.username, AccessKind.PAYLOADS_DECODED, path="/codec/decode", at=at)
+    )
     return _json(decoded)
 
 

@@ -59,6 +59,12 @@ def test_rotation_keeps_old_keys_readable_and_erasure_destroys_the_key(engine: E
             assert (masters[before], masters[after]) == ("k1", "k2")
             opener = keys.for_opening(conn, [before])[before]
         assert Person.model_validate_json(old, context=sealed(opener)) == PERSON
+        assert keys.rewrap() == 1  # `before`'s key, now wrapped by k2 as well
+        with engine.connect() as conn:
+            assert dict(conn.execute(query).all())[before] == "k2"
+            opener = keys.for_opening(conn, [before])[before]
+        assert Person.model_validate_json(old, context=sealed(opener)) == PERSON
+        assert keys.rewrap() == 0
         with engine.begin() as conn:
             keys.erase(conn, before, datetime.now(UTC))
         other_process = DataKeys(engine, wrap_key)  # another API process: reads the key anew
