@@ -27,12 +27,13 @@ def data_keys(engine: Engine, settings: Settings) -> DataKeys:
     return DataKeys(engine, partial(master_keyring(settings).derive, DATA_KEY_WRAP))
 
 
-def event_store(engine: Engine, settings: Settings) -> EventStore:
+def event_store(engine: Engine, settings: Settings, *, sealed: bool = True) -> EventStore:
     """The event store with every inline projection (cases, the blind index of names, the
-    visas and the referrals) and personal fields sealed with each person's data key."""
+    visas and the referrals) and personal fields sealed with each person's data key
+    (`sealed=False`: stored as they are, for the benchmark of what sealing costs)."""
     also: list[InlineProjector] = [
         PersonIndexProjector(person_index(settings)),
         VisaProjector(),
         ReferralProjector(),
     ]
-    return EventStore(engine, also=also, keys=data_keys(engine, settings))
+    return EventStore(engine, also=also, keys=data_keys(engine, settings) if sealed else None)

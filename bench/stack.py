@@ -235,7 +235,8 @@ async def running_stack(
     `worker_process` runs the case worker as an `amparo worker` subprocess (as in production,
     where API and worker are separate processes) instead of in this process. The master key
     is made in the directory (unless `AMPARO_MASTER_KEYS` gives one); `encryption=False`
-    swaps the stack's client for one without the payload codec (the cost of encryption).
+    swaps the stack's client for one without the payload codec and stores personal fields
+    unsealed (the cost of encryption).
     """
     if worker_process and not encryption:
         raise ValueError("an `amparo worker` subprocess always encrypts: run it in-process")
@@ -279,7 +280,7 @@ async def running_stack(
                                    institution=INSTITUTION)  # fmt: skip
             engine = make_engine(url)
             stack.callback(engine.dispose)
-            store = event_store(engine, settings)
+            store = event_store(engine, settings, sealed=encryption)
             worker_pid = None
             if worker and worker_process:
                 proc = spawn_worker(settings)

@@ -18,8 +18,9 @@ of the dev server, history events / workflow tasks / activities per command (fro
 history), and `ratio` = commands/s over the bare series of the same round (targets: client
 0.5, api 0.4). `--worker-process` moves the case worker into an `amparo worker` subprocess
 (API and worker apart, as deployed; the Python CPU then adds both processes). Payloads are
-encrypted as in production (the bare series too: it shares the client); `--no-encryption`
-runs all three without the payload codec, to see what encryption costs.
+encrypted as in production (the bare series too: it shares the client), and personal
+fields sealed at rest; `--no-encryption` runs all three without the payload codec and
+without sealing, to see what encryption costs.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-encryption",
         action="store_true",
-        help="the stack's client without the payload codec (bare, client and API alike)",
+        help="no payload codec (bare, client and API alike) and no sealing at rest",
     )
     args = parser.parse_args(argv)
     if args.no_encryption and args.worker_process:
