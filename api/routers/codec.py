@@ -5,7 +5,10 @@ supervisors and administrators, and to nobody else.
 {key: base64}, "data": base64}]}` (Temporal's `Payloads` in protobuf JSON). The UI calls
 them from the browser, so these two routes (and only these) answer CORS for the origins
 in `AMPARO_CODEC_CORS_ORIGINS`; each call needs a supervisor's or an admin's bearer token
-(`temporal workflow show --codec-endpoint .../api/v1/codec --codec-auth "Bearer <token>"`).
+(`temporal workflow show --codec-endpoint .../api/v1/codec --codec-auth "Bearer <token>"`),
+or, from a browser, the same token in the HttpOnly cookie `amparo_codec` that signing in
+as a supervisor or admin sets for these routes only (the Temporal UI sends it when its
+codec settings include cross-origin credentials).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordBearer
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +28,7 @@ from temporalio.api.common.v1 import Payloads
 from amparo.codec import EncryptionCodec, PayloadDecryptionError
 from amparo.keys import KeyMaterialError
 from amparo.users import Role, User
-from api.deps import ServicesDep, allow
+from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from store.access_log import AccessKind
 
@@ -33,7 +37,35 @@ MAX_PAYLOADS = 1000
 # 400: payloads that do not decode (altered, bad base64), as the codec protocol answers.
 ERRORS = PROBLEM_RESPONSES | {400: PROBLEM_RESPONSES[422]}
 router = APIRouter(prefix="/codec", tags=["codec"], responses=ERRORS)
-CodecUser = Annotated[User, allow(Role.SUPERVISOR, Role.ADMIN)]
+CODEC_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+COOKIE = "amparo_codec"
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def set_codec_cookie(response: Response, token: str, expires_at: datetime) -> None:
+    """The token as a cookie the browser sends to the codec routes only (same site)."""
+    seconds = max(0, int((expires_at - datetime.now(UTC)).total_seconds()))
+    response.set_cookie(
+        COOKIE, token, max_age=seconds, path="/api/v1/codec", httponly=True, samesite="lax"
+    )
+
+
+async def _codec_user(
+    request: Request, services: ServicesDep, bearer: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    """A supervisor or admin, by bearer token or by the codec cookie."""
+    token = bearer or request.cookies.get(COOKIE)
+    if not token:
+        raise ProblemError(401, "not_authenticated", "sign in and send a bearer token")
+    user = await run_in_threadpool(services.users.resolve, token)
+    if user is None:
+        raise ProblemError(401, "invalid_token", "the token is unknown, expired or revoked")
+    if user.role not in CODEC_ROLES:
+        raise ProblemError(403, "forbidden", f"a {user.role} may not do this")
+    return user
+
+
+CodecUser = Annotated[User, Depends(_codec_user)]
 
 
 class PayloadJson(BaseModel):

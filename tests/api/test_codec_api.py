@@ -17,7 +17,7 @@ from temporalio.client import Client
 from amparo.devstack import DevServer
 from amparo.keyring import master_keyring
 from amparo.settings import Settings
-from tests.api.conftest import Api, new_case, running_api
+from tests.api.conftest import PASSWORD, Api, new_case, running_api
 from tests.integration.test_encrypted_history import encrypted_payloads
 from workflows.contracts import case_workflow_id
 
@@ -131,3 +131,33 @@ async def test_cors_answers_the_configured_origin_on_the_codec_routes_only(api: 
         refused = await http.post("/codec/decode", json={"payloads": []}, headers={"Origin": UI})
         assert refused.status_code == 401
         assert refused.headers["access-control-allow-origin"] == UI
+
+
+async def test_a_browser_signed_in_as_a_supervisor_decodes_with_its_cookie(
+    api: Api, api_dev_server: DevServer
+) -> None:
+    """What the Temporal UI does with "include cross-origin credentials": the cookie set
+    at sign-in, sent to the codec routes only, from the UI's origin."""
+    payloads = await case_payloads(api, api_dev_server)
+    async with httpx.AsyncClient(base_url=f"{api.base_url}/api/v1") as browser:
+        signed = await browser.post("/auth/token", data={"username": "sofia", "password": PASSWORD})
+        cookie = signed.headers["set-cookie"]
+        assert "amparo_codec=" in cookie and "HttpOnly" in cookie
+        assert "Path=/api/v1/codec" in cookie and "samesite=lax" in cookie.lower()
+        asked = await browser.post(
+            "/codec/decode", json={"payloads": payloads}, headers={"Origin": UI}
+        )
+        assert "Peña".encode() in data_of(asked)
+        assert asked.headers["access-control-allow-origin"] == UI
+        assert asked.headers["access-control-allow-credentials"] == "true"
+        # The cookie goes nowhere else: other routes still want the bearer token.
+        assert (await browser.get("/cases")).status_code == 401
+    async with httpx.AsyncClient(base_url=f"{api.base_url}/api/v1") as other:
+        ana = await other.post("/auth/token", data={"username": "ana", "password": PASSWORD})
+        assert "set-cookie" not in ana.headers  # a caseworker gets no codec cookie
+        other.cookies.set("amparo_codec", ana.json()["access_token"], path="/api/v1/codec")
+        refused = await other.post("/codec/decode", json={"payloads": payloads})
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        other.cookies.clear()
+        anonymous = await other.post("/codec/decode", json={"payloads": payloads})
+        assert anonymous.status_code == 401
