@@ -160,6 +160,8 @@ def test_a_closed_case_refuses_every_command() -> None:
     case = opened()
     act(case, Step.IDENTIFICATION, StepAction.COMPLETE, outcome="not_a_victim")
     for command in one_of_each(case.now):
+        if isinstance(command, cmd.ErasePerson):  # the one thing a closed case is for
+            continue
         with pytest.raises(closed_refusal(command)):
             decide(case.state, command)
     assert case.refused(cmd.AddNote, text="late").code == "case_closed"
