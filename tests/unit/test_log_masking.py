@@ -153,9 +153,12 @@ def test_the_access_log_loses_the_query_string(
     logged: Logged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     access = logging.getLogger("uvicorn.access")
-    # A uvicorn run earlier in the process may have disabled it or raised its level.
+    # A uvicorn run earlier in the process configures it its own way (its handler, not
+    # propagating): here it goes through the root logger, as `configure_logging` sets it.
     monkeypatch.setattr(access, "disabled", False)
     monkeypatch.setattr(access, "level", logging.NOTSET)
+    monkeypatch.setattr(access, "propagate", True)
+    monkeypatch.setattr(access, "handlers", [])
     access.info(
         '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/cases?q=Xiomara", "1.1", 200
     )
