@@ -12,9 +12,8 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -24,21 +23,18 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
-    bindparam,
     delete,
-    insert,
     or_,
     select,
-    update,
 )
 
 from domain import CaseState, Event
 from domain import events as ev
 from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
 from store.case_state import stored_states
-from store.db import serialize_appends
-from store.schema import case_steps, cases, delivery_failures, events, referrals
-from store.sealing import DataKeys, opened_events
+from store.row_projection import Row, RowProjection
+from store.schema import case_steps, cases, delivery_failures, referrals
+from store.sealing import DataKeys
 
 __all__ = ["InvalidCursor", "ReferralPage", "ReferralProjector", "ReferralReads", "ReferralSummary"]
 
@@ -52,14 +48,12 @@ _REFERRAL_EVENTS = (
 REFERRAL_EVENT_TYPES: frozenset[str] = frozenset(
     cls.model_fields["type"].default for cls in _REFERRAL_EVENTS
 )
-_UPDATE = update(referrals).where(referrals.c.referral_id == bindparam("row_referral_id"))
 _ANSWERED = {
     ReferralDecision.ACCEPTED: ReferralState.ACCEPTED,
     ReferralDecision.DECLINED: ReferralState.DECLINED,
     ReferralDecision.COMPLETED: ReferralState.COMPLETED,
 }
 _FINAL = frozenset(state.value for state in ReferralState if state.final)
-Row = dict[str, Any]
 
 
 # --- the projection ----------------------------------------------------------------------
@@ -132,80 +126,26 @@ def _touched(event: Event) -> set[UUID]:
     return {data.referral_id}
 
 
-class ReferralProjector:
+class ReferralProjector(RowProjection):
     """Keeps `referrals` equal to the fold of every referral event."""
 
+    table = referrals
+    key = "referral_id"
     event_types = REFERRAL_EVENT_TYPES
 
-    def apply(self, conn: Connection, new: Sequence[Event]) -> None:
-        """Fold the newly stored referral events of an append, in `conn`'s transaction."""
-        mine = [event for event in new if event.type in REFERRAL_EVENT_TYPES]
-        if not mine:
-            return
-        ids = builtins.list(set().union(*(_touched(e) for e in mine)))
-        query = select(referrals).where(referrals.c.referral_id.in_(ids))
-        before = {row["referral_id"]: dict(row) for row in conn.execute(query).mappings()}
-        after = dict(before)
-        for event in mine:
-            _fold(after, event)
-        inserts = [row for key, row in after.items() if key not in before]
-        updates = [_keyed(row) for key, row in after.items() if key in before]
-        if inserts:
-            conn.execute(insert(referrals), inserts)
-        if updates:
-            conn.execute(_UPDATE, updates)
-        # A referral no longer live has no delivery left to fail (its retries are cancelled).
-        ended = [key for key, row in after.items() if row["state"] in _FINAL]
+    def touched(self, event: Event) -> set[UUID]:
+        return _touched(event)
+
+    def fold(self, rows: dict[UUID, Row], event: Event) -> None:
+        _fold(rows, event)
+
+    def applied(self, conn: Connection, rows: dict[UUID, Row]) -> None:
+        """A referral no longer live has no delivery left to fail (its retries stop)."""
+        ended = [key for key, row in rows.items() if row["state"] in _FINAL]
         if ended:
             conn.execute(
                 delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(ended))
             )
-
-    def rebuild(
-        self, engine: Engine, batch_size: int = 10_000, keys: DataKeys | None = None
-    ) -> int:
-        """Replace `referrals` with the fold of every stored referral event; events read."""
-        rows: dict[UUID, Row] = {}
-        count = 0
-        with engine.begin() as conn:
-            serialize_appends(conn)
-            conn.execute(delete(referrals))
-            for event in _referral_events(conn, batch_size, keys):
-                _fold(rows, event)
-                count += 1
-            for part in _chunks(rows.values(), batch_size):
-                conn.execute(insert(referrals), part)
-        return count
-
-
-def _keyed(row: Row) -> Row:
-    keyed = dict(row)
-    keyed["row_referral_id"] = keyed.pop("referral_id")
-    return keyed
-
-
-def _referral_events(conn: Connection, size: int, keys: DataKeys | None) -> Iterator[Event]:
-    """Every stored referral event in log order, read page by page."""
-    after = 0
-    kinds = sorted(REFERRAL_EVENT_TYPES)
-    while True:
-        query = (
-            select(events)
-            .where(events.c.position > after, events.c.type.in_(kinds))
-            .order_by(events.c.position)
-            .limit(size)
-        )
-        page = conn.execute(query).mappings().all()
-        if not page:
-            return
-        yield from opened_events(conn, page, keys)
-        after = page[-1]["position"]
-
-
-def _chunks(rows: Iterable[Row], size: int) -> Iterator[builtins.list[Row]]:
-    source = iter(rows)
-    while part := builtins.list(islice(source, max(size, 1))):
-        yield part
 
 
 # --- the read side -------------------------------------------------------------------------

@@ -12,24 +12,18 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
-from itertools import islice
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
-    Connection,
     Engine,
     Select,
     and_,
-    bindparam,
-    delete,
-    insert,
     or_,
     select,
-    update,
 )
 
 from domain import Event
@@ -37,9 +31,9 @@ from domain import events as ev
 from domain.visas import VisaStatus
 from domain.vocabulary import VisaKind, VisaState
 from store.case_state import stored_states
-from store.db import serialize_appends
-from store.schema import cases, events, visas
-from store.sealing import DataKeys, opened_events
+from store.row_projection import Row, RowProjection
+from store.schema import cases, visas
+from store.sealing import DataKeys
 
 __all__ = ["InvalidCursor", "VisaPage", "VisaProjector", "VisaReads", "VisaSummary"]
 
@@ -48,8 +42,6 @@ _VISA_EVENTS = (ev.VisaRegistered, ev.VisaRenewed, ev.VisaReminderSent, ev.VisaE
 VISA_EVENT_TYPES: frozenset[str] = frozenset(
     cls.model_fields["type"].default for cls in _VISA_EVENTS
 )
-_UPDATE = update(visas).where(visas.c.visa_id == bindparam("row_visa_id"))
-Row = dict[str, Any]
 
 
 # --- the projection ----------------------------------------------------------------------
@@ -108,74 +100,18 @@ def _visa_id(event: Event) -> UUID:
     return event.data.visa_id  # type: ignore[union-attr]
 
 
-class VisaProjector:
+class VisaProjector(RowProjection):
     """Keeps `visas` equal to the fold of every visa event (the case stream's visa part)."""
 
-    def apply(self, conn: Connection, new: Sequence[Event]) -> None:
-        """Fold the newly stored visa events of an append, in `conn`'s transaction."""
-        mine = [event for event in new if event.type in VISA_EVENT_TYPES]
-        if not mine:
-            return
-        query = select(visas).where(visas.c.visa_id.in_(list({_visa_id(e) for e in mine})))
-        before = {row["visa_id"]: dict(row) for row in conn.execute(query).mappings()}
-        after = dict(before)
-        for event in mine:
-            _fold(after, event)
-        inserts = [row for key, row in after.items() if key not in before]
-        updates = [_keyed(row) for key, row in after.items() if key in before]
-        if inserts:
-            conn.execute(insert(visas), inserts)
-        if updates:
-            conn.execute(_UPDATE, updates)
+    table = visas
+    key = "visa_id"
+    event_types = VISA_EVENT_TYPES
 
-    def rebuild(
-        self, engine: Engine, batch_size: int = 10_000, keys: DataKeys | None = None
-    ) -> int:
-        """Replace `visas` with the fold of every stored visa event; returns events read.
+    def touched(self, event: Event) -> set[UUID]:
+        return {_visa_id(event)}
 
-        One transaction, appends waiting meanwhile, like `CaseProjector.rebuild`.
-        """
-        rows: dict[UUID, Row] = {}
-        count = 0
-        with engine.begin() as conn:
-            serialize_appends(conn)
-            conn.execute(delete(visas))
-            for event in _visa_events(conn, batch_size, keys):
-                _fold(rows, event)
-                count += 1
-            for part in _chunks(rows.values(), batch_size):
-                conn.execute(insert(visas), part)
-        return count
-
-
-def _keyed(row: Row) -> Row:
-    keyed = dict(row)
-    keyed["row_visa_id"] = keyed.pop("visa_id")
-    return keyed
-
-
-def _visa_events(conn: Connection, size: int, keys: DataKeys | None) -> Iterator[Event]:
-    """Every stored visa event in log order, read page by page."""
-    after = 0
-    kinds = sorted(VISA_EVENT_TYPES)
-    while True:
-        query = (
-            select(events)
-            .where(events.c.position > after, events.c.type.in_(kinds))
-            .order_by(events.c.position)
-            .limit(size)
-        )
-        page = conn.execute(query).mappings().all()
-        if not page:
-            return
-        yield from opened_events(conn, page, keys)
-        after = page[-1]["position"]
-
-
-def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    source = iter(rows)
-    while part := list(islice(source, max(size, 1))):
-        yield part
+    def fold(self, rows: dict[UUID, Row], event: Event) -> None:
+        _fold(rows, event)
 
 
 # --- the read side -------------------------------------------------------------------------
