@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -296,18 +295,21 @@ def registry_with(tmp_path: Path, url: str) -> Path:
     return path
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        await asyncio.sleep(0.1)
-
-
-async def failing_on_board(api: Api, case_id: str) -> bool:
+async def board_shows_failing(api: Api, case_id: str, failing: bool, when: str) -> None:
+    """Wait (30 s at most) until the board shows the case `delivery_failing`, or not."""
+    deadline = time.monotonic() + 30
     async with api.client("sofia") as sofia:
-        stuck = (await sofia.get("/supervision/stuck", params={"limit": 200})).json()["items"]
-    return any(i["case_id"] == case_id and i["reason"] == "delivery_failing" for i in stuck)
+        while True:
+            stuck = (await sofia.get("/supervision/stuck", params={"limit": 200})).json()
+            shown = any(
+                i["case_id"] == case_id and i["reason"] == "delivery_failing"
+                for i in stuck["items"]
+            )
+            if shown == failing:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"delivery_failing {'not ' * failing}shown {when}")
+            await asyncio.sleep(0.1)
 
 
 async def test_a_webhook_through_errors_and_a_timeout_gets_one_signed_referral(
@@ -325,15 +327,9 @@ async def test_a_webhook_through_errors_and_a_timeout_gets_one_signed_referral(
             case_id = await identified(api)
             referral_id = await refer(api, case_id, to="refugio-webhook")
 
-            async def shows() -> bool:
-                return await failing_on_board(api, case_id)
-
-            async def cleared() -> bool:
-                return not await failing_on_board(api, case_id)
-
-            await eventually(shows, "delivery_failing on the board while it fails")
+            await board_shows_failing(api, case_id, True, "while it fails")
             referral = await delivered(api, referral_id)
-            await eventually(cleared, "delivery_failing gone once delivered")
+            await board_shows_failing(api, case_id, False, "once delivered")
     assert referral["channel"] == "webhook"
     assert len(institution.requests) == 4
     assert {r.signature for r in institution.requests} == {"valid"}
@@ -355,13 +351,7 @@ async def test_a_failing_referral_redirected_to_another_institution(
             case_id = await identified(api)
             referral_id = await refer(api, case_id, to="refugio-webhook")
 
-            async def shows() -> bool:
-                return await failing_on_board(api, case_id)
-
-            async def cleared() -> bool:
-                return not await failing_on_board(api, case_id)
-
-            await eventually(shows, "delivery_failing on the board")
+            await board_shows_failing(api, case_id, True, "while it fails")
             async with api.client("sofia") as sofia:
                 moved = await sofia.post(
                     f"/referrals/{referral_id}/redirection",
@@ -369,7 +359,7 @@ async def test_a_failing_referral_redirected_to_another_institution(
                 )
             assert moved.status_code == 200, moved.text
             await delivered(api, moved.json()["referral_id"])
-            await eventually(cleared, "delivery_failing gone after the redirection")
+            await board_shows_failing(api, case_id, False, "after the redirection")
             tried = len(institution.requests)
             await asyncio.sleep(1.5)  # the failing one is no longer retried
             assert len(institution.requests) <= tried + 1
