@@ -7,11 +7,14 @@ the Temporal or Amparo SQLite files, not in the logs. The people allowed still r
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from temporalio.client import Client
 
 from amparo.cases import CaseCommands
@@ -41,11 +44,24 @@ def leaks(blob: bytes, secrets: set[str]) -> set[str]:
     return {s for s in secrets if any(form in blob for form in forms(s))}
 
 
+@pytest.fixture
+def json_logs() -> Iterator[None]:
+    """Amparo's logging, as a deployment runs it, for this test only: the stream it writes
+    to is closed after the test, so the handlers before it come back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("INFO", "json")
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.mark.timeout(900)
+@pytest.mark.usefixtures("json_logs")
 async def test_the_demo_leaves_no_personal_data_in_clear(
     dev_server: DevServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("INFO", "json")
     db = tmp_path / "amparo.db"
     url = f"sqlite:///{db}"
     upgrade(url)
