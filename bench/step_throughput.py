@@ -43,7 +43,13 @@ from bench.baseline import BareWorkflow
 from bench.stack import USER, Stack, cpu_seconds, open_body, open_command, running_stack
 from bench.stats import emit, summary
 from domain import commands as cmd
-from domain.vocabulary import ASSISTANCE_STEPS, IdentificationOutcome, Step, StepAction
+from domain.vocabulary import (
+    ASSISTANCE_STEPS,
+    Channel,
+    IdentificationOutcome,
+    Step,
+    StepAction,
+)
 from workflows.contracts import case_workflow_id
 
 TARGETS = {"client": 0.5, "api": 0.4}
@@ -83,6 +89,8 @@ def step_command(i: int) -> cmd.AdvanceStep:
         action=StepAction(body["action"]),
         institution=body.get("institution"),
         outcome=IdentificationOutcome(outcome) if outcome else None,
+        # As the API sends it: the demo registry's institutions are inboxes.
+        channel=Channel.INBOX if body.get("institution") else None,
     )
 
 

@@ -87,6 +87,8 @@ class AdvanceStep(_Command):
     note: ShortText | None = None
     # A referral without the person's data-sharing consent: a supervisor's recorded reason.
     consent_override: ShortText | None = None
+    # The referred institution's channel, as the registry says (`inbox`: delivered at once).
+    channel: Channel | None = None
 
 
 class AddNote(_Command):
@@ -209,6 +211,7 @@ class RedirectReferral(_Command):
     referral_id: UUID
     institution: Name
     reason: ShortText
+    channel: Channel | None = None  # the new institution's, as for a referral
 
 
 class RecordReferralDelivered(_Command):

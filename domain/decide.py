@@ -22,6 +22,7 @@ from domain.vocabulary import (
     CLOSES_WITH_OPEN_STEPS,
     NOT_A_VICTIM_CLOSURE,
     CaseStatus,
+    Channel,
     ClosureReason,
     ConsentScope,
     IdentificationOutcome,
@@ -155,6 +156,8 @@ def _advance(state: CaseState, c: cmd.AdvanceStep) -> list[Draft]:
     main = _STEP_ACTIONS[c.action](state, c)
     drafts = _withdraw_referral(state, c, status)
     drafts.append((main, c.effective_at))
+    if isinstance(main, ev.StepReferred):
+        drafts += _in_inbox(main.referral_id, c.step, c.channel, c.effective_at)
     drafts += _consequences(state, c, main)
     if c.note and c.note.strip():
         drafts.append((ev.NoteAdded(text=c.note, step=c.step), c.effective_at))
@@ -567,7 +570,16 @@ def _redirect_referral(state: CaseState, c: cmd.RedirectReferral) -> list[Draft]
         new_referral_id=derived_id(c.command_id, "referral"),
         reason=reason,
     )
-    return [(data, c.effective_at)]
+    delivered = _in_inbox(data.new_referral_id, data.step, c.channel, c.effective_at)
+    return [(data, c.effective_at), *delivered]
+
+
+def _in_inbox(referral_id: Any, step: Step, channel: Channel | None, at: datetime) -> list[Draft]:
+    """A referral to an inbox institution is delivered as it is made: its users read it in
+    Amparo (other channels are delivered by the case workflow's activity, then recorded)."""
+    if channel is not Channel.INBOX:
+        return []
+    return [(ev.ReferralDelivered(referral_id=referral_id, step=step, channel=channel), at)]
 
 
 @_handles(cmd.RecordReferralDelivered)

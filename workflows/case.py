@@ -545,10 +545,12 @@ class ProtectionCaseWorkflow:
         """Deliver a new referral; stop delivering one that is no longer live."""
         if not workflow.patched(REFERRAL_DELIVERY):
             return  # recorded before referrals were delivered: they replay without it
-        if isinstance(data, ev.StepReferred):
-            self._deliver(data.referral_id)
-        elif isinstance(data, ev.ReferralRedirected):
-            self._deliver(data.new_referral_id)
+        new = data.referral_id if isinstance(data, ev.StepReferred) else None
+        if isinstance(data, ev.ReferralRedirected):
+            new = data.new_referral_id
+        waiting = self._state.referrals.get(new) if new is not None else None
+        if waiting is not None and waiting.awaits_delivery:  # an inbox's is delivered already
+            self._deliver(waiting.referral_id)
         referral = self._state.referrals.get(getattr(data, "referral_id", None))  # type: ignore[arg-type]
         if referral is not None and referral.final:
             delivery = self._deliveries.pop(referral.referral_id, None)

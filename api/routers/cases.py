@@ -248,10 +248,14 @@ async def advance_step(
             403, "forbidden", "only a supervisor overrides consent, and only to refer"
         )
     await visible_case(services, user, case_id)
+    channel = None
     if body.action is StepAction.REFER and body.institution and body.institution.strip():
-        services.referral_target(body.institution, step)
+        channel = services.referral_target(body.institution, step).channel.kind
     command = cmd.AdvanceStep(
-        **_envelope(user, key, "step", case_id, step, body), step=step, **body.model_dump()
+        **_envelope(user, key, "step", case_id, step, body),
+        step=step,
+        channel=channel,
+        **body.model_dump(),
     )
     return await _send(services, user, case_id, command)
 

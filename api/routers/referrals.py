@@ -304,12 +304,13 @@ async def redirect_referral(
     """Send a referral that is not final to another institution instead; answers the new
     referral (the old one is `redirected`, pointing to it)."""
     found = await _case_referral(services, user, referral_id)
-    services.referral_target(body.institution, found.step)
+    target = services.referral_target(body.institution, found.step)
     command = cmd.RedirectReferral(
         **_envelope(user, key, "redirect", referral_id, body),
         referral_id=referral_id,
         institution=body.institution,
         reason=body.reason,
+        channel=target.channel.kind,
     )
     await services.commands.send(found.case_id, command)
     old = await run_in_threadpool(_reads(services).get, referral_id)

@@ -221,7 +221,7 @@ async def test_revoked_and_redirected_referrals(api: Api) -> None:
         )
         assert moved.status_code == 200, moved.text
         new = moved.json()
-        assert (new["institution"], new["state"]) == ("casa-refugio", "sent")
+        assert (new["institution"], new["state"]) == ("casa-refugio", "delivered")  # an inbox
         old = (await ana.get(f"/referrals/{second}")).json()
         assert (old["state"], old["redirected_to"]) == ("redirected", new["referral_id"])
     async with api.client("hogar") as hogar:

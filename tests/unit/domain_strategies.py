@@ -244,6 +244,7 @@ def advance_step(draw: st.DrawFn, state: CaseState, now: datetime) -> dict[str, 
         "occurred_at": draw(occurred(state, now)),
         "actor": draw(ACTORS),
         "consent_override": draw(st.sampled_from([None, None, None, " ", "risk to life"])),
+        "channel": draw(st.sampled_from([None, Channel.INBOX, Channel.WEBHOOK])),
     }
 
 
@@ -359,7 +360,12 @@ FIELDS: dict[type[Any], FieldsFor] = {
     cmd.AnswerReferral: answer_referral,
     cmd.RevokeReferral: lambda s, n: _with(s, n, referral_id=_referral_id(s), reason=TEXTS),
     cmd.RedirectReferral: lambda s, n: _with(
-        s, n, referral_id=_referral_id(s), institution=INSTITUTIONS.filter(bool), reason=TEXTS
+        s,
+        n,
+        referral_id=_referral_id(s),
+        institution=INSTITUTIONS.filter(bool),
+        reason=TEXTS,
+        channel=st.sampled_from([None, Channel.INBOX]),
     ),
     cmd.ErasePerson: lambda s, n: _with(s, n, reason=TEXTS),
     cmd.RecordReferralDelivered: lambda s, n: st.fixed_dictionaries(

@@ -280,3 +280,28 @@ class TestRegistryAndPayload:
             due_at=None,
         )
         assert "birth_date" in body["person"] and body["crime_type"] == "trafficking"
+
+
+def test_a_referral_to_an_inbox_is_delivered_as_it_is_made() -> None:
+    case = identified()
+    events = case.later(HOUR).do(
+        cmd.AdvanceStep,
+        step=Step.SHELTER,
+        action=StepAction.REFER,
+        institution=SHELTER,
+        channel=Channel.INBOX,
+    )
+    assert [e.type for e in events] == ["StepReferred", "ReferralDelivered"]
+    (referral,) = case.state.referrals.values()
+    assert (referral.state, referral.channel) == (ReferralState.DELIVERED, Channel.INBOX)
+    assert not referral.awaits_delivery
+    (moved,) = case.do(
+        cmd.RedirectReferral,
+        referral_id=referral.referral_id,
+        institution="oim-retorno",
+        reason="they asked for her",
+        channel=Channel.WEBHOOK,
+    )
+    assert moved.type == "ReferralRedirected"  # a webhook's delivery is the workflow's to do
+    new = case.state.referrals[moved.data.new_referral_id]  # type: ignore[union-attr]
+    assert new.awaits_delivery
