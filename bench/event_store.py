@@ -17,6 +17,7 @@ Reading back: `read_all` pages against the driver's cursor over rows loaded dire
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import secrets
 import tempfile
@@ -162,7 +163,8 @@ def _store(variant: str, engine: Engine) -> EventStore:
         return EventStore(engine, projector=_NoProjection())
     if variant == "store":
         return EventStore(engine)
-    return wired_store(engine, Settings(index_key=secrets.token_hex(32)))  # + person index
+    keys = json.dumps({"current": "kb", "keys": {"kb": secrets.token_hex(32)}})  # sealing too
+    return wired_store(engine, Settings(index_key=secrets.token_hex(32), master_keys=keys))
 
 
 def _raw_step(engine: Engine, batches: list[list[Row]], stack: ExitStack) -> Callable[[int], None]:

@@ -79,6 +79,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from amparo.cases import CommandRefused
+from amparo.keyring import master_keyring
 from amparo.temporal import data_converter
 from bench.baseline import BareWorkflow
 from bench.case_opening import in_parallel
@@ -268,7 +269,9 @@ async def measure_phase(
     fig["server_restart_s"] = time.perf_counter() - began
     server_pid = stack.server.pid
     assert server_pid is not None
-    fresh = await Client.connect(stack.settings.temporal_address, data_converter=data_converter())
+    # Decodes Amparo's encrypted answers; a bare workflow's plain ones pass through.
+    converter = data_converter(master_keyring(stack.settings))
+    fresh = await Client.connect(stack.settings.temporal_address, data_converter=converter)
     async with subprocess_worker(spawn):
         pick = order[-1]
         fig["restart_first_query_s"] = await first_answer(fresh, pick, query, 120)
@@ -323,6 +326,9 @@ async def bare_phase(cases: int, concurrency: int, cold_queries: int) -> Phase:
                 cwd=Path(__file__).resolve().parent.parent,
             )
 
+        # Bare Temporal: no payload codec, as the bare worker has none.
+        plain = await Client.connect(address, data_converter=data_converter())
+
         async def open_one(_n: int) -> list[str]:
             workflow_id = f"bench-bare-{uuid.uuid4()}"
             start = WithStartWorkflowOperation(
@@ -331,7 +337,7 @@ async def bare_phase(cases: int, concurrency: int, cold_queries: int) -> Phase:
                 task_queue=queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
-            await stack.client.execute_update_with_start_workflow(
+            await plain.execute_update_with_start_workflow(
                 BareWorkflow.bump, 1, start_workflow_operation=start
             )
             return [workflow_id]
