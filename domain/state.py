@@ -181,27 +181,41 @@ def _step_opened(state: CaseState, data: ev.StepOpened, event: ev.Event) -> _Cha
     return {"steps": {**state.steps, data.step: status}}
 
 
+def _sent(
+    case: CaseState,
+    referrals: dict[UUID, ReferralStatus],
+    referral_id: UUID,
+    step: Step,
+    institution: str,
+    when: datetime,
+    override: str | None,
+) -> _Changes:
+    """A new referral of `step` to `institution`, the step referred and waiting on it."""
+    new = ReferralStatus(
+        referral_id=referral_id,
+        step=step,
+        institution=institution,
+        referred_at=when,
+        updated_at=when,
+        consent_override=override,
+    )
+    waiting = _step(
+        case, step, when, state=StepState.REFERRED, institution=institution, referral_id=referral_id
+    )
+    return {**waiting, "referrals": {**referrals, referral_id: new}}
+
+
 @_on(ev.StepReferred)
 def _referred(state: CaseState, data: ev.StepReferred, event: ev.Event) -> _Changes:
-    referral = ReferralStatus(
-        referral_id=data.referral_id,
-        step=data.step,
-        institution=data.institution,
-        referred_at=event.occurred_at,
-        updated_at=event.occurred_at,
-        consent_override=data.consent_override,
+    return _sent(
+        state,
+        state.referrals,
+        data.referral_id,
+        data.step,
+        data.institution,
+        event.occurred_at,
+        data.consent_override,
     )
-    return {
-        **_step(
-            state,
-            data.step,
-            event.occurred_at,
-            state=StepState.REFERRED,
-            institution=data.institution,
-            referral_id=data.referral_id,
-        ),
-        "referrals": {**state.referrals, data.referral_id: referral},
-    }
 
 
 def _referral(case: CaseState, referral_id: UUID, when: datetime, **changes: Any) -> _Changes:
@@ -280,24 +294,16 @@ def _referral_redirected(
             "updated_at": when,
         }
     )
-    new = ReferralStatus(
-        referral_id=data.new_referral_id,
-        step=data.step,
-        institution=data.institution,
-        referred_at=when,
-        updated_at=when,
-        consent_override=old.consent_override,
-    )
-    referrals = {**state.referrals, old.referral_id: old, new.referral_id: new}
-    step = _step(
+    referrals = {**state.referrals, old.referral_id: old}
+    return _sent(
         state,
+        referrals,
+        data.new_referral_id,
         data.step,
+        data.institution,
         when,
-        state=StepState.REFERRED,
-        institution=data.institution,
-        referral_id=data.new_referral_id,
+        old.consent_override,
     )
-    return {**step, "referrals": referrals}
 
 
 @_on(ev.StepStarted)
