@@ -27,6 +27,9 @@ from domain import commands as cmd
 from workflows.case import ProtectionCaseWorkflow
 from workflows.contracts import CaseWorkflowInput, CommandResult, case_workflow_id
 
+# Pauses before sending again an update aborted by a failed workflow task (see `_update`).
+_ABORTED_PAUSES = (0.05, 0.1, 0.2, 0.4)
+
 # Commands people send to an open case (the SLA timers' own commands never come from outside).
 PersonCommand = (
     cmd.AssignCase
@@ -128,18 +131,31 @@ class CaseCommands:
 
     async def send(self, case_id: UUID, command: PersonCommand) -> CommandResult:
         """Send any other command to its case; returns once its events are stored."""
-        handle = self._client.get_workflow_handle(case_workflow_id(case_id))
         try:
-            # Each command kind is the name of the workflow update that carries it.
-            return await self._in_time(
-                handle.execute_update(
-                    command.kind, command, id=str(command.command_id), result_type=CommandResult
-                )
-            )
+            return await self._in_time(self._update(case_id, command))
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
         except RPCError as error:
             raise await self._missing(case_id, error) from None
+
+    async def _update(self, case_id: UUID, command: PersonCommand) -> CommandResult:
+        handle = self._client.get_workflow_handle(case_workflow_id(case_id))
+        # Each command kind is the name of the workflow update that carries it.
+        for pause in _ABORTED_PAUSES:
+            try:
+                return await handle.execute_update(
+                    command.kind, command, id=str(command.command_id), result_type=CommandResult
+                )
+            except RPCError as error:
+                # The server aborts an update that arrived while the workflow task ending
+                # the run failed (FAILED_PRECONDITION): nothing was applied, and the same
+                # update id sent again lands on the next task or finds the run ended.
+                if error.status is not RPCStatusCode.FAILED_PRECONDITION:
+                    raise
+                await asyncio.sleep(pause)
+        return await handle.execute_update(
+            command.kind, command, id=str(command.command_id), result_type=CommandResult
+        )
 
     async def _in_time(self, call: Awaitable[CommandResult]) -> CommandResult:
         try:

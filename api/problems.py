@@ -155,7 +155,8 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     # Temporal (or the worker) did not answer in time: nothing is lost, the caller may
     # retry with the same Idempotency-Key and the command is applied at most once.
-    log.warning("command not answered", error=type(exc).__name__)
+    status = getattr(getattr(exc, "status", None), "name", None)  # names no person
+    log.warning("command not answered", error=type(exc).__name__, status=status)
     detail = "the case service did not answer in time; retry with the same Idempotency-Key"
     return problem(503, "service_unavailable", detail, headers={"Retry-After": "5"})
 
