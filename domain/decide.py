@@ -14,6 +14,7 @@ from domain import commands as cmd
 from domain import errors
 from domain import events as ev
 from domain.ids import derived_id, event_id
+from domain.person import age_group
 from domain.referrals import ReferralStatus
 from domain.state import CaseState, StepStatus
 from domain.visas import VisaStatus, alert_at, lapses_at
@@ -121,6 +122,7 @@ def _open_case(state: CaseState, c: cmd.OpenCase) -> list[Draft]:
                 identified_by=c.identified_by,
                 location=c.location,
                 sla=c.sla,
+                age_group=age_group(c.person.birth_date, at.date()),
             ),
             at,
         ),

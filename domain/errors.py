@@ -245,3 +245,69 @@ class CaseNotClosed(DomainError):
     """The case must be closed first."""
 
     code = "case_not_closed"
+
+
+class ProceedingNotFound(DomainError):
+    """No proceeding was opened here."""
+
+    code = "proceeding_not_found"
+
+
+class ProceedingAlreadyOpen(DomainError):
+    """A proceeding with this id exists already."""
+
+    code = "proceeding_already_open"
+
+
+class ProceedingFinal(DomainError):
+    """A sentenced or archived proceeding accepts nothing."""
+
+    code = "proceeding_final"
+
+
+class VictimsAlreadyLinked(DomainError):
+    """Every case named concerns the proceeding already."""
+
+    code = "victims_already_linked"
+
+
+class AlreadyProsecuted(DomainError):
+    """The accusation is filed already."""
+
+    code = "already_prosecuted"
+
+
+class NobodyImputed(DomainError):
+    """An accusation needs at least one imputed person."""
+
+    code = "nobody_imputed"
+
+
+class NotProsecuted(DomainError):
+    """A sentence needs the accusation first."""
+
+    code = "not_prosecuted"
+
+
+class OccurredBeforeAccusation(DomainError):
+    """The sentence's time is before the accusation."""
+
+    code = "occurred_before_accusation"
+
+
+class ConvictedRequired(DomainError):
+    """A condemnatory sentence convicts at least one person."""
+
+    code = "convicted_required"
+
+
+class AcquittalConvictsNobody(DomainError):
+    """An acquittal has no convicted persons."""
+
+    code = "acquittal_convicts_nobody"
+
+
+class ConvictedExceedsImputed(DomainError):
+    """More convicted than imputed persons."""
+
+    code = "convicted_exceeds_imputed"

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from domain.person import Person, VictimContext
+from domain.person import AgeGroup, Person, VictimContext
 from domain.personal import PersonalText
 from domain.sla import SlaPolicy
 from domain.visas import VisaPolicy
@@ -42,6 +42,8 @@ class CaseOpened(_Data):
     identified_by: str | None
     location: str | None
     sla: SlaPolicy
+    # From the birth date, on the opening day: statistics keep it after an erasure.
+    age_group: AgeGroup | None = None
 
 
 class CaseAssigned(_Data):

@@ -7,6 +7,7 @@ means of control, recruiter relationship and type of labour. Names follow CONTRA
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -82,11 +83,45 @@ class LabourIndustry(StrEnum):
     OTHER = "other"
 
 
+class AgeGroup(StrEnum):
+    """HTCDS `ageBroad`: the age at identification, coarse enough to publish."""
+
+    AGE_0_8 = "0--8"
+    AGE_9_17 = "9--17"
+    AGE_18_20 = "18--20"
+    AGE_21_23 = "21--23"
+    AGE_24_26 = "24--26"
+    AGE_27_29 = "27--29"
+    AGE_30_38 = "30--38"
+    AGE_39_47 = "39--47"
+    AGE_48_PLUS = "48+"
+
+    @property
+    def minor(self) -> bool:
+        return self in (AgeGroup.AGE_0_8, AgeGroup.AGE_9_17)
+
+
+_AGE_BOUNDS = ((9, AgeGroup.AGE_0_8), (18, AgeGroup.AGE_9_17), (21, AgeGroup.AGE_18_20),
+               (24, AgeGroup.AGE_21_23), (27, AgeGroup.AGE_24_26), (30, AgeGroup.AGE_27_29),
+               (39, AgeGroup.AGE_30_38), (48, AgeGroup.AGE_39_47))  # fmt: skip
+
+
+def age_group(birth_date: date | None, on: date) -> AgeGroup | None:
+    """The age group of someone born on `birth_date`, on the day `on` (None if unknown).
+
+    Recorded in clear when the case opens, so statistics outlive the erasure of the birth
+    date itself."""
+    if birth_date is None or birth_date > on:
+        return None
+    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    return next((group for bound, group in _AGE_BOUNDS if age < bound), AgeGroup.AGE_48_PLUS)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _country(value: str) -> str:
+def country_code(value: str) -> str:
     code = value.strip().upper()
     if not _COUNTRY.match(code):
         raise ValueError("must be an ISO 3166-1 alpha-2 country code")
@@ -106,7 +141,7 @@ class Person(_Frozen):
     @field_validator("nationality")
     @classmethod
     def _nationality(cls, value: str) -> str:
-        return _country(value)
+        return country_code(value)
 
 
 class VictimContext(_Frozen):
@@ -122,4 +157,4 @@ class VictimContext(_Frozen):
     @field_validator("country_of_exploitation")
     @classmethod
     def _exploitation_country(cls, value: str | None) -> str | None:
-        return None if value is None else _country(value)
+        return None if value is None else country_code(value)
