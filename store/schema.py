@@ -5,7 +5,9 @@
 `projection_tracking` records how far projections that run apart from the append got.
 `users`, `tokens` and `login_failures` are the user directory (`amparo.users`);
 `notifications` is the in-app inbox (`store.notifications`); `visas` the visa projection
-(`store.visas`); `referrals` the referral projection (`store.referrals`).
+(`store.visas`); `referrals` the referral projection (`store.referrals`); `proceeding_events` the
+proceedings' streams, with their projection (`store.proceedings`); `identified_victims`
+the statistics' view of each person (`store.victim_statistics`).
 `migrations/versions` creates exactly this (a test compares them): change both together.
 """
 
@@ -321,6 +323,93 @@ data_keys = Table(
     Column("wrapped_key", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),
     Column("erased_at", UTCDateTime),
+)
+
+
+# The proceedings' own streams (domain/proceedings.py): append-only like `events`, with
+# the same columns, keyed by proceeding. No person's data: imputed persons are counts
+# with sex and nationality, victims are case ids.
+proceeding_events = Table(
+    "proceeding_events",
+    metadata,
+    Column("position", POSITION, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("proceeding_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("data", DOCUMENT, nullable=False),
+    Column("actor", NAME, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("proceeding_id", "version"),
+    sqlite_autoincrement=True,
+)
+
+# The proceedings projection (store/proceedings.py): one row per proceeding with the dates
+# the report's indicators count; its victims; and one row per imputed person.
+proceedings = Table(
+    "proceedings",
+    metadata,
+    Column("proceeding_id", Uuid, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("crime_type", CODE, nullable=False),
+    Column("stage", CODE, nullable=False),
+    Column("reference", String(64)),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("prosecuted_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),  # sentenced or archived
+    Column("verdict", CODE),
+    Column("convicted", Integer, nullable=False),
+    Column("imputed", Integer, nullable=False),
+    Column("archive_reason", CODE),
+    Column("victims", Integer, nullable=False),
+    Column("last_event_at", UTCDateTime, nullable=False),
+    Index(None, "opened_at"),
+    Index(None, "prosecuted_at"),
+    Index(None, "ended_at"),
+)
+
+proceeding_victims = Table(
+    "proceeding_victims",
+    metadata,
+    Column("proceeding_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, primary_key=True),
+    Index(None, "case_id"),
+)
+
+proceeding_imputations = Table(
+    "proceeding_imputations",
+    metadata,
+    Column("proceeding_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 1, 2, … per proceeding
+    Column("crime_type", CODE, nullable=False),
+    Column("imputed_at", UTCDateTime, nullable=False),
+    Column("sex", CODE, nullable=False),
+    Column("nationality", String(2)),
+    Index(None, "imputed_at"),
+)
+
+# Every person a case protects, as statistics see them (store/victim_statistics.py): the
+# identification's outcome and date, and the non-identifying profile (sex, age group,
+# nationality, HTCDS context), all in clear in the events, so an erasure changes nothing.
+identified_victims = Table(
+    "identified_victims",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("crime_type", CODE, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("outcome", CODE),  # None until identification completes
+    Column("identified_at", UTCDateTime),
+    Column("sex", CODE, nullable=False),
+    Column("age_group", CODE),
+    Column("nationality", String(2), nullable=False),
+    Column("exploitation_types", DOCUMENT, nullable=False),  # list of codes
+    Column("means_of_control", DOCUMENT, nullable=False),
+    Column("recruiter_relation", CODE),
+    Column("labour_industry", CODE),
+    Column("country_of_exploitation", String(2)),
+    Column("is_abduction", Boolean),
+    Index(None, "identified_at"),
 )
 
 
