@@ -13,6 +13,7 @@ from store.event_store import EventStore, InlineProjector
 from store.person_index import PersonIndex, PersonIndexProjector
 from store.referrals import ReferralProjector
 from store.sealing import DataKeys
+from store.victim_statistics import VictimStatisticsProjector
 from store.visas import VisaProjector
 
 DATA_KEY_WRAP = "data-key-wrap"  # the master keys' sub-key that wraps data keys
@@ -29,11 +30,13 @@ def data_keys(engine: Engine, settings: Settings) -> DataKeys:
 
 def event_store(engine: Engine, settings: Settings, *, sealed: bool = True) -> EventStore:
     """The event store with every inline projection (cases, the blind index of names, the
-    visas and the referrals) and personal fields sealed with each person's data key
-    (`sealed=False`: stored as they are, for the benchmark of what sealing costs)."""
+    visas, the referrals and the statistics' view of each person) and personal fields
+    sealed with each person's data key (`sealed=False`: stored as they are, for the
+    benchmark of what sealing costs)."""
     also: list[InlineProjector] = [
         PersonIndexProjector(person_index(settings)),
         VisaProjector(),
         ReferralProjector(),
+        VictimStatisticsProjector(),
     ]
     return EventStore(engine, also=also, keys=data_keys(engine, settings) if sealed else None)

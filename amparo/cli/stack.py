@@ -207,6 +207,7 @@ def projections_rebuild() -> None:
     from store.person_index import PersonIndexProjector
     from store.projections import CaseProjector
     from store.referrals import ReferralProjector
+    from store.victim_statistics import VictimStatisticsProjector
     from store.visas import VisaProjector
 
     current = settings()
@@ -217,6 +218,7 @@ def projections_rebuild() -> None:
     PersonIndexProjector(person_index(current)).rebuild(engine, keys)
     VisaProjector().rebuild(engine, keys=keys)
     ReferralProjector().rebuild(engine, keys=keys)
+    VictimStatisticsProjector().rebuild(engine, keys=keys)
     typer.echo(f"rebuilt from {count} events")
 
 
