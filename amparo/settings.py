@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     institutions_file: Path | None = None
     # The first wait before a failed referral delivery is tried again (doubling, to 30 min).
     delivery_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # The statistical report's days are this zone's (IANA name): a period's first day
+    # starts at its midnight there. The seed country's by default.
+    report_timezone: str = "America/Santo_Domingo"
 
     @field_validator("log_level")
     @classmethod
@@ -62,6 +66,15 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone, e.g. America/Santo_Domingo") from None
+        return value
 
     @field_validator("visa_reminder_days")
     @classmethod

@@ -48,12 +48,21 @@ class ApiClient:
         self._base = settings.api_url
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON."""
+        return self.answer(method, path, **kwargs).json()
+
+    def text(self, method: str, path: str, **kwargs: Any) -> str:
+        """The answer as text (a CSV or HTML report)."""
+        return self.answer(method, path, **kwargs).text
+
+    def answer(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A successful answer, or the command ends with the problem's one line."""
         try:
             answer = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             fail(f"api_unreachable: {self._base} ({type(error).__name__}); is `amparo dev` up?")
         if answer.is_success:
-            return answer.json()
+            return answer
         try:
             problem = answer.json()
             fail(f"{problem['code']}: {problem['detail']}")
