@@ -2,7 +2,8 @@
 
 25 identified victims of trafficking and 63 smuggled persons, identified between January
 and June 2017, each followed along the protection path. Most paths ended long ago; some are
-still open at every step, a few with recent activity and a few stuck (overdue). Work is
+still open at every later step, a few with recent activity and a few stuck (overdue); a
+few cases opened days ago are still at identification. Work is
 recorded after the fact (`occurred_at`), as caseworkers really do. Everything is derived
 from a seed, so loading twice changes nothing.
 """
@@ -89,7 +90,6 @@ NATIONALITIES = {
 }
 # Where each case's path stands today: mostly closed, some still open at every step.
 STAGES = ["closed"] * 12 + [
-    "identification",
     "shelter",
     "health",
     "legal",
@@ -101,6 +101,8 @@ STAGES = ["closed"] * 12 + [
     "closure_requested",
 ]
 
+# Cases opened days ago, still at identification (outside the half-year's figures).
+RECENT = [CrimeType.TRAFFICKING, CrimeType.SMUGGLING, CrimeType.SMUGGLING, CrimeType.TRAFFICKING]
 
 # People still on their path today hold a visa or permit; some expire within weeks.
 VISA_STAGES = {"legal", "documentation", "return_reintegration"}
@@ -170,13 +172,24 @@ def build_plans(now: datetime, seed: int = 2017) -> list[DemoPlan]:
     """Every demo case, deterministic for a seed (ids included)."""
     rng = random.Random(seed)
     crimes = [CrimeType.TRAFFICKING] * 25 + [CrimeType.SMUGGLING] * 63
-    return [_plan(rng, index, crime, now) for index, crime in enumerate(crimes)]
+    plans = [_plan(rng, index, crime, now) for index, crime in enumerate(crimes)]
+    for index, crime in enumerate(RECENT, start=len(crimes)):  # their own draws
+        plans.append(_plan(random.Random(f"recent-{index}"), index, crime, now, recent=True))
+    return plans
 
 
-def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> DemoPlan:
+def _plan(
+    rng: random.Random, index: int, crime: CrimeType, now: datetime, *, recent: bool = False
+) -> DemoPlan:
     ids = _Ids(index)
     caseworker, institution = rng.choice(CASEWORKERS[crime])
-    opened = HALF_YEAR_START + timedelta(days=rng.randrange(HALF_YEAR_DAYS), hours=rng.randrange(8))
+    # Identified within the half-year (the report counts them there): opened by June 26th.
+    # A few recent cases are still at identification, days after they opened.
+    opened = HALF_YEAR_START + timedelta(
+        days=rng.randrange(HALF_YEAR_DAYS - 4), hours=rng.randrange(8)
+    )
+    if recent:
+        opened = now - timedelta(days=rng.uniform(1, 12))
     clock = _Clock(opened, now)
     opening = cmd.OpenCase(
         command_id=ids.next(),
@@ -195,7 +208,7 @@ def _plan(rng: random.Random, index: int, crime: CrimeType, now: datetime) -> De
         sla=SlaPolicy(),
     )
     plan = DemoPlan(opening)
-    stage = rng.choice(STAGES)
+    stage = "identification" if recent else rng.choice(STAGES)
     step = _stepper(plan, ids, caseworker, now, clock)
     answer = _answerer(plan, ids, now, clock)
     if stage == "identification":

@@ -23,12 +23,21 @@ def final_states() -> list[CaseState]:
 
 
 def test_demo_is_the_seed_half_year() -> None:
-    plans = build_plans(NOW)
-    crimes = Counter(p.opening.crime_type for p in plans)
-    assert crimes == {CrimeType.TRAFFICKING: 25, CrimeType.SMUGGLING: 63}
-    opened = [p.opening.effective_at for p in plans]
-    assert min(opened) >= datetime(2017, 1, 1, tzinfo=UTC)
-    assert max(opened) < datetime(2017, 7, 1, tzinfo=UTC)
+    # The seed's 25 victims and 63 smuggled persons, each identified in January–June 2017
+    # (Santo Domingo's days, UTC-4), and a few cases opened days ago, not yet identified.
+    start, end = datetime(2017, 1, 1, 4, tzinfo=UTC), datetime(2017, 7, 1, 4, tzinfo=UTC)
+    identified: Counter[str] = Counter()
+    recent = []
+    for plan in build_plans(NOW):
+        if plan.opening.effective_at > NOW - timedelta(days=30):
+            recent.append(plan)
+            continue
+        assert start <= plan.opening.effective_at < end
+        (done,) = [c for c in plan.commands if getattr(c, "outcome", None)]
+        assert start <= done.effective_at < end
+        identified[done.outcome] += 1
+    assert identified == {"confirmed_victim": 25, "smuggled_person": 63}
+    assert recent and not any(getattr(c, "outcome", None) for p in recent for c in p.commands)
 
 
 def test_demo_spreads_across_every_step_and_status() -> None:
