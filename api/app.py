@@ -25,7 +25,9 @@ from api.routers import (
     erasure,
     health,
     notifications,
+    proceedings,
     referrals,
+    reports,
     supervision,
     visas,
 )
@@ -90,6 +92,8 @@ def create_app(services: Services | None = None) -> FastAPI:
         erasure.router,
         access_log.router,
         codec.router,
+        proceedings.router,
+        reports.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)
