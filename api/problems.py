@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 # Domain codes that are not 409: the case is absent (or hidden), or must be retried.
-_STATUS_OF_CODE = {"case_not_found": 404, "referral_not_found": 404}
+_STATUS_OF_CODE = {"case_not_found": 404, "referral_not_found": 404, "proceeding_not_found": 404}
 
 
 class Problem(BaseModel):
