@@ -86,6 +86,10 @@ class Row:
         return "{referral_id}" in self.path
 
     @property
+    def on_a_proceeding(self) -> bool:
+        return "{proceeding_id}" in self.path
+
+    @property
     def signed(self) -> bool:
         """Authenticated by the institution's signature, not by a bearer token."""
         return self.path.endswith("/signed-answer")
@@ -129,6 +133,12 @@ CODEC_USERS: dict[str, Outcome] = {
     "refugio": 403, "analista": 403, "admin": OK,
 }  # fmt: skip
 ADMIN_ONLY: dict[str, Outcome] = {**dict.fromkeys(NAMES, 403), "admin": OK}
+# Proceedings: caseworkers, supervisors and the prosecutor's office (an institution serving
+# the legal step: no user here, see test_proceedings_api); each allowed user acts on a
+# proceeding of its own. Linking names an unknown case: the case rules answer 404.
+P = f"{PREFIX}/proceedings/{{proceeding_id}}"
+PROCEEDING_RECORDERS = CASE_LISTERS
+UNKNOWN_CASE = {"case_ids": [str(uuid.UUID(int=1))]}
 MATRIX: list[Row] = [
     Row("POST", f"{PREFIX}/auth/token", EVERYONE, public=True, form=True),
     Row("GET", f"{PREFIX}/me", EVERYONE),
@@ -201,6 +211,34 @@ MATRIX: list[Row] = [
     ),
     Row("POST", f"{PREFIX}/codec/decode", CODEC_USERS, json={"payloads": []}),
     Row("POST", f"{PREFIX}/codec/encode", CODEC_USERS, json={"payloads": []}),
+    Row(
+        "POST",
+        f"{PREFIX}/proceedings",
+        PROCEEDING_RECORDERS,
+        ok=201,
+        json={"crime_type": "smuggling"},
+    ),
+    Row("GET", f"{PREFIX}/proceedings", PROCEEDING_RECORDERS),
+    Row("GET", P, PROCEEDING_RECORDERS),
+    Row(
+        "POST",
+        f"{P}/victims",
+        PROCEEDING_RECORDERS,
+        ok=404,
+        ok_code="case_not_found",
+        json=UNKNOWN_CASE,
+    ),
+    Row("POST", f"{P}/imputations", PROCEEDING_RECORDERS, json={"persons": [{"sex": "male"}]}),
+    Row("POST", f"{P}/accusation", PROCEEDING_RECORDERS, ok=409, ok_code="nobody_imputed", json={}),
+    Row(
+        "POST",
+        f"{P}/sentence",
+        PROCEEDING_RECORDERS,
+        ok=409,
+        ok_code="not_prosecuted",
+        json={"verdict": "acquittal", "convicted": 0},
+    ),
+    Row("POST", f"{P}/archival", PROCEEDING_RECORDERS, json={"reason": "no_crime"}),
 ]
 
 
@@ -254,14 +292,15 @@ def bearer(api: Api, user: str) -> dict[str, str]:
 async def call(
     api: Api, http: httpx.AsyncClient, row: Row, case_id: str, *,
     headers: dict[str, str] | None = None, user: str | None = None, case: str | None = None,
-    visa_id: str | None = None, referral_id: str | None = None,
+    visa_id: str | None = None, referral_id: str | None = None, proceeding_id: str | None = None,
 ) -> httpx.Response:  # fmt: skip
-    """Call `row`'s endpoint for `case_id` (and `visa_id`, `referral_id`) with these headers
-    (or as `user`); `case` replaces every id (a missing one)."""
+    """Call `row`'s endpoint for `case_id` (and `visa_id`, `referral_id`, `proceeding_id`)
+    with these headers (or as `user`); `case` replaces every id (a missing one)."""
     path = row.path.format(
         case_id=case or case_id,
         visa_id=case or visa_id or uuid.uuid4(),
         referral_id=case or referral_id or uuid.uuid4(),
+        proceeding_id=case or proceeding_id or uuid.uuid4(),
         step="identification",
     )
     if user is not None:
@@ -311,6 +350,15 @@ async def refer(api: Api, http: httpx.AsyncClient, case_id: str) -> str:
     return referral_id
 
 
+async def open_proceeding(api: Api, http: httpx.AsyncClient) -> str:
+    opened = await http.post(
+        f"{PREFIX}/proceedings", json={"crime_type": "trafficking"}, headers=bearer(api, "sofia")
+    )
+    assert opened.status_code == 201, opened.text
+    proceeding_id: str = opened.json()["proceeding_id"]
+    return proceeding_id
+
+
 async def history(api: Api, http: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
     """What pett's supervisor sees: the cases (with their versions) and `case_id`'s events."""
     sofia = bearer(api, "sofia")
@@ -338,14 +386,16 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
         assert asked.status_code == 200, asked.text
     visa_id = await register_visa(api, http, case_id) if row.on_a_visa else None
     referral_id = await refer(api, http, case_id) if row.on_a_referral else None
+    proceeding_id = await open_proceeding(api, http) if row.on_a_proceeding else None
     before = await history(api, http, case_id)
 
     # Refusals first: none of them may change anything.
     missing = str(uuid.uuid4())
     for name in (name for name in NAMES if row.who[name] != OK):
         answer = await call(
-            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id
-        )
+            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id,
+            proceeding_id=proceeding_id,
+        )  # fmt: skip
         if row.who[name] == 403:
             assert_problem(answer, 403, "forbidden")
             continue
@@ -366,9 +416,12 @@ async def _check_row(api: Api, http: httpx.AsyncClient, row: Row) -> None:
             visa_id = await register_visa(api, http, case_id)
         if row.on_a_referral and row.method == "POST" and referral_id is None:
             referral_id = await refer(api, http, case_id)  # the one before is final now
+        if row.on_a_proceeding and row.method == "POST":
+            proceeding_id = await open_proceeding(api, http)
         answer = await call(
-            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id
-        )
+            api, http, row, case_id, user=name, visa_id=visa_id, referral_id=referral_id,
+            proceeding_id=proceeding_id,
+        )  # fmt: skip
         if row.on_a_referral and row.method == "POST":
             referral_id = None
         if row.ok_code is not None:
@@ -522,6 +575,7 @@ async def test_unknown_paths_and_methods_are_problems(api: Api, http: httpx.Asyn
             case_id=uuid.uuid4(),
             visa_id=uuid.uuid4(),
             referral_id=uuid.uuid4(),
+            proceeding_id=uuid.uuid4(),
             step="identification",
         )
         for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - {row.method}:
