@@ -205,6 +205,7 @@ def projections_rebuild() -> None:
     from amparo.wiring import data_keys, person_index
     from store.db import make_engine
     from store.person_index import PersonIndexProjector
+    from store.proceedings import rebuild as rebuild_proceedings
     from store.projections import CaseProjector
     from store.referrals import ReferralProjector
     from store.victim_statistics import VictimStatisticsProjector
@@ -219,6 +220,7 @@ def projections_rebuild() -> None:
     VisaProjector().rebuild(engine, keys=keys)
     ReferralProjector().rebuild(engine, keys=keys)
     VictimStatisticsProjector().rebuild(engine, keys=keys)
+    rebuild_proceedings(engine)
     typer.echo(f"rebuilt from {count} events")
 
 
