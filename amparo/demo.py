@@ -91,6 +91,7 @@ NATIONALITIES = {
 # Where each case's path stands today: mostly closed, some still open at every step.
 STAGES = ["closed"] * 12 + [
     "shelter",
+    "shelter",
     "health",
     "legal",
     "legal",
@@ -176,6 +177,15 @@ def build_plans(now: datetime, seed: int = 2017) -> list[DemoPlan]:
     for index, crime in enumerate(RECENT, start=len(crimes)):  # their own draws
         plans.append(_plan(random.Random(f"recent-{index}"), index, crime, now, recent=True))
     return plans
+
+
+def half_year_victims(plans: list[DemoPlan]) -> dict[CrimeType, list[uuid.UUID]]:
+    """The case ids of the half-year's people, by crime type (the proceedings link them)."""
+    found: dict[CrimeType, list[uuid.UUID]] = {crime: [] for crime in CrimeType}
+    for plan in plans:
+        if plan.opening.effective_at < HALF_YEAR_START + timedelta(days=HALF_YEAR_DAYS):
+            found[plan.opening.crime_type].append(plan.opening.case_id)
+    return found
 
 
 def _plan(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from amparo.proceedings import ProceedingCommands
 from domain import proceedings as pr
 from domain.person import Sex
 from domain.vocabulary import CrimeType
@@ -201,3 +202,18 @@ def build_proceedings(
             b.archive(p, _noon(2016, 12, 15), pr.ArchiveReason.OFFENDER_NOT_IDENTIFIED)
         built += b.built
     return built
+
+
+def load_proceedings(
+    commands: ProceedingCommands, victims: dict[CrimeType, list[uuid.UUID]], now: datetime
+) -> tuple[int, int]:
+    """Record every demo proceeding not already there: (loaded, skipped)."""
+    loaded = skipped = 0
+    for proceeding in build_proceedings(now, victims):
+        if commands.store.state(proceeding.proceeding_id).stage is not None:
+            skipped += 1
+            continue
+        for command in proceeding.commands:
+            commands.record(proceeding.proceeding_id, command)
+        loaded += 1
+    return loaded, skipped

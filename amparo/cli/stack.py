@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -128,6 +129,14 @@ def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: boo
             f"  http://localhost:{api_port}/api/v1/docs: GET /referrals, "
             "POST /referrals/{id}/answer"
         )
+        typer.echo(
+            "The half-year report (the seed's January-June 2017 table), as the analyst:\n"
+            "  .venv/bin/amparo login analista   (password amparo-demo-analista), then\n"
+            "  .venv/bin/amparo report statistics --from 2017-01-01 --to 2017-06-30 "
+            "--format html -o report.html\n"
+            f"  or GET http://localhost:{api_port}/api/v1/reports/statistics"
+            "?from=2017-01-01&to=2017-06-30&format=html (bearer token; try it in the docs)"
+        )
     typer.echo(
         "\nAmparo is running.\n"
         f"  API             http://localhost:{api_port}/api/v1  "
@@ -142,9 +151,12 @@ def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: boo
 
 async def _load_demo(current: Settings, users: UserDirectory) -> None:
     from amparo.cases import CaseCommands
-    from amparo.demo import load_demo
+    from amparo.demo import build_plans, half_year_victims, load_demo
+    from amparo.demo_proceedings import load_proceedings
     from amparo.demo_users import ensure_demo_users
+    from amparo.proceedings import ProceedingCommands
     from store.db import make_engine
+    from store.proceedings import ProceedingStore
     from store.read_models import CaseReads
 
     ensure_demo_users(users)
@@ -154,6 +166,11 @@ async def _load_demo(current: Settings, users: UserDirectory) -> None:
     typer.echo("loading demo cases ...")
     summary = await load_demo(commands, lambda case_id: reads.get(case_id) is not None)
     typer.echo(f"demo: {summary.opened} cases loaded, {summary.skipped} already there")
+    engine = make_engine(current.effective_database_url)
+    proceedings = ProceedingCommands(ProceedingStore(engine))
+    victims = half_year_victims(build_plans(datetime.now(UTC)))
+    loaded, skipped = load_proceedings(proceedings, victims, datetime.now(UTC))
+    typer.echo(f"demo: {loaded} criminal proceedings loaded, {skipped} already there")
 
 
 def api(

@@ -1,10 +1,11 @@
-"""The demo on the real dev server: visas near expiry listed, and in the caseworkers' inboxes."""
+"""The demo on the real dev server: visas near expiry listed, and in the caseworkers' inboxes;
+institutions answer their referrals; the half-year report is the seed's table."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,19 +13,25 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from amparo.cases import CaseCommands
-from amparo.demo import build_plans, load_demo
+from amparo.demo import DemoPlan, build_plans, half_year_victims, load_demo
+from amparo.demo_proceedings import SEED_TABLE, build_proceedings, load_proceedings
 from amparo.demo_users import ensure_demo_users
 from amparo.devstack import DevServer
+from amparo.proceedings import ProceedingCommands
 from amparo.settings import Settings
 from amparo.temporal import data_converter
 from amparo.users import UserDirectory
 from amparo.wiring import event_store
 from domain import commands as cmd
+from domain.statistics import Period
 from domain.visas import schedule
 from domain.vocabulary import ReferralDecision, ReferralState, Step, StepState
+from reports.model import Variant
+from reports.statistics import statistics_report
 from store.db import make_engine
 from store.migrate import upgrade
 from store.notifications import Inbox
+from store.proceedings import ProceedingStore
 from store.read_models import CaseReads
 from store.referrals import ReferralReads, ReferralSummary
 from store.visas import VisaReads
@@ -85,10 +92,27 @@ async def test_demo_shows_visas_expiring_within_30_days_in_lists_and_inboxes(
             assert len(set(reminders(user))) == count  # once each
 
         await _an_institution_answers_its_demo_referrals(commands, engine)
+        _the_half_year_report_is_the_seed_table(engine, plans, now)
 
         again = await load_demo(commands, lambda case_id: reads.get(case_id) is not None, now=now)
         assert again.opened == 0 and again.skipped == len(plans)
     engine.dispose()
+
+
+def _the_half_year_report_is_the_seed_table(
+    engine: Engine, plans: list[DemoPlan], now: datetime
+) -> None:
+    """With the demo's proceedings, January–June 2017 gives the seed report's table, in
+    full and (none of its figures is below 5) in the public variant too."""
+    proceedings = ProceedingCommands(ProceedingStore(engine))
+    loaded, skipped = load_proceedings(proceedings, half_year_victims(plans), now)
+    assert (loaded, skipped) == (len(build_proceedings(now, {})), 0)
+    period = Period(date(2017, 1, 1), date(2017, 6, 30), "America/Santo_Domingo")
+    for variant in Variant:
+        report = statistics_report(engine, period, variant=variant, now=now)
+        table = {f.crime_type: {i.value: v for i, v in f.values.items()} for f in report.figures}
+        assert table == SEED_TABLE, variant
+    assert load_proceedings(proceedings, half_year_victims(plans), now) == (0, loaded)
 
 
 async def _an_institution_answers_its_demo_referrals(
