@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.errors import DomainError
 
 SMALL_CELL = 5  # a public count below this (and above 0) is shown as "<5"
+WITHHELD = "*"  # a public count hidden so that a "<5" beside it cannot be worked out
 
 
 class InvalidPeriod(DomainError):
@@ -112,6 +113,19 @@ def suppressed(count: int) -> int | str:
     """A count as the public report shows it: 1 to 4 become "<5" (0 stays: it singles
     no one out)."""
     return f"<{SMALL_CELL}" if 0 < count < SMALL_CELL else count
+
+
+def public_cells(counts: dict[str, int], *, adds_up: bool) -> dict[str, int | str]:
+    """A breakdown as the public report shows it: each count from 1 to 4 as "<5"; and when
+    the counts add up to a published total (`adds_up`) and just one was suppressed, the
+    smallest other count is withheld too ("*"), or subtracting the rest from the total
+    would give the suppressed one away."""
+    shown = {category: suppressed(count) for category, count in counts.items()}
+    hidden = [c for c, value in shown.items() if isinstance(value, str)]
+    visible = [c for c, value in shown.items() if not isinstance(value, str) and value > 0]
+    if adds_up and len(hidden) == 1 and visible:
+        shown[min(visible, key=lambda c: (counts[c], c))] = WITHHELD
+    return shown
 
 
 def median_and_p90(days: Sequence[float]) -> tuple[float | None, float | None]:

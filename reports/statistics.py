@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select
 
-from domain.statistics import DEFINITIONS, Period, median_and_p90, suppressed
+from domain.statistics import DEFINITIONS, Period, median_and_p90, public_cells, suppressed
 from domain.vocabulary import CrimeType, IdentificationOutcome, Step, StepState
 from reports.model import (
     Breakdown,
@@ -38,6 +38,9 @@ OUTCOME_OF = {
     CrimeType.SMUGGLING: IdentificationOutcome.SMUGGLED_PERSON,
 }
 UNKNOWN = "unknown"
+# Breakdowns whose counts add up to the victims' total (a person has one sex, age group and
+# nationality, but may have suffered several types of exploitation).
+PARTITIONS = frozenset({Dimension.SEX, Dimension.AGE_GROUP, Dimension.NATIONALITY})
 NOTES = [
     "Every figure counts events by when they happened (occurred_at), in the period's local "
     "days: work recorded late changes the report of the period it happened in.",
@@ -47,7 +50,8 @@ NOTES = [
 ]
 PUBLIC_NOTE = (
     "Public variant: counts from 1 to 4 are shown as <5, and durations over fewer than 5 "
-    "steps are not shown, so that no one can be singled out."
+    "steps are not shown, so that no one can be singled out; * marks a count withheld so "
+    "that a <5 beside it cannot be worked out from the total."
 )
 
 
@@ -79,7 +83,7 @@ def statistics_report(
             for key, (t, s, d) in DEFINITIONS.items()
         ],
         figures=figures,
-        breakdowns=_breakdowns(victims, cell),
+        breakdowns=_breakdowns(victims, variant),
         step_durations=_step_durations(durations, variant),
         notes=NOTES + ([PUBLIC_NOTE] if variant is Variant.PUBLIC else []),
     )
@@ -152,9 +156,7 @@ def _victims(conn: Connection, period: Period) -> dict[CrimeType, list[Profile]]
     return found
 
 
-def _breakdowns(
-    victims: dict[CrimeType, list[Profile]], cell: Callable[[int], Cell]
-) -> list[Breakdown]:
+def _breakdowns(victims: dict[CrimeType, list[Profile]], variant: Variant) -> list[Breakdown]:
     result = []
     for crime in CrimeType:
         people = victims.get(crime, [])
@@ -168,8 +170,12 @@ def _breakdowns(
         }
         for dimension, values in dimensions.items():
             counted = Counter(values)
-            ordered = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
-            counts = {category: cell(count) for category, count in ordered}
+            ordered = dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+            counts = (
+                public_cells(ordered, adds_up=dimension in PARTITIONS)
+                if variant is Variant.PUBLIC
+                else dict(ordered)
+            )
             result.append(Breakdown(crime_type=crime, dimension=dimension, counts=counts))
     return result
 

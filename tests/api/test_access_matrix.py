@@ -53,6 +53,12 @@ CASE_READERS: dict[str, Outcome] = {
     "ana": OK, "luis": 404, "carmen": 404, "sofia": OK, "miguel": 404, **_NOBODY_ELSE,
 }  # fmt: skip
 
+# Reports: analysts (only these) and supervisors; they hold no person.
+REPORT_READERS: dict[str, Outcome] = {
+    **dict.fromkeys(NAMES, 403), "sofia": OK, "miguel": OK, "analista": OK,
+}  # fmt: skip
+PERIOD = {"from": "2017-01-01", "to": "2017-06-30"}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -197,6 +203,8 @@ MATRIX: list[Row] = [
     Row("POST", f"{V}/renewal", ASSIGNED_CASEWORKER, json={"expires_on": "2099-12-31"}),
     Row("POST", f"{V}/cancellation", VISA_KEEPERS, json={"reason": "returned home"}),
     Row("GET", f"{PREFIX}/institutions", EVERYONE),
+    Row("GET", f"{PREFIX}/reports/statistics", REPORT_READERS, params=PERIOD),
+    Row("GET", f"{PREFIX}/reports/htcds", REPORT_READERS, params=PERIOD),
     Row("GET", f"{PREFIX}/referrals", REFERRAL_LISTERS),
     Row("GET", R, REFERRAL_READERS),
     Row("POST", f"{R}/answer", ITS_INSTITUTION, json={"decision": "accepted"}),

@@ -150,7 +150,7 @@ def world(draw: st.DrawFn) -> tuple[Period, list[list[Any]], list[list[pr.Procee
 
 
 def record_case(store: EventStore, history: list[Any]) -> list[Event]:
-    state, stored = CaseState(), []
+    state, stored = CaseState(), list[Event]()
     for command in history:
         try:
             new = decide(state, command)
@@ -166,7 +166,7 @@ def record_case(store: EventStore, history: list[Any]) -> list[Event]:
 def record_proceeding(
     store: ProceedingStore, history: list[pr.ProceedingCommand]
 ) -> list[pr.ProceedingEvent]:
-    state, stored = pr.ProceedingState(), []
+    state, stored = pr.ProceedingState(), list[pr.ProceedingEvent]()
     for command in history:
         try:
             new = pr.decide_proceeding(state, command)
@@ -220,19 +220,19 @@ def brute_force(
     durations: dict[tuple[CrimeType, Step], list[float]] = defaultdict(list)
     group = {IdentificationOutcome.CONFIRMED_VICTIM: CrimeType.TRAFFICKING,
              IdentificationOutcome.SMUGGLED_PERSON: CrimeType.SMUGGLING}  # fmt: skip
-    for event in case_events:
-        data, at = event.data, event.occurred_at
-        if isinstance(data, ev.CaseOpened):
-            profiles[event.case_id], case_crime[event.case_id] = data, data.crime_type
-        elif isinstance(data, ev.StepOpened):
-            step_opened[(event.case_id, data.step)] = at
-        elif isinstance(data, ev.StepCompleted) and period.holds(at):
-            days = (at - step_opened[(event.case_id, data.step)]).total_seconds() / 86400
-            durations[(case_crime[event.case_id], data.step)].append(days)
-            if data.step is Step.IDENTIFICATION and data.outcome in group:
-                crime = group[data.outcome]
+    for case_event in case_events:
+        fact, moment = case_event.data, case_event.occurred_at
+        if isinstance(fact, ev.CaseOpened):
+            profiles[case_event.case_id], case_crime[case_event.case_id] = fact, fact.crime_type
+        elif isinstance(fact, ev.StepOpened):
+            step_opened[(case_event.case_id, fact.step)] = moment
+        elif isinstance(fact, ev.StepCompleted) and period.holds(moment):
+            days = (moment - step_opened[(case_event.case_id, fact.step)]).total_seconds() / 86400
+            durations[(case_crime[case_event.case_id], fact.step)].append(days)
+            if fact.step is Step.IDENTIFICATION and fact.outcome in group:
+                crime = group[fact.outcome]
                 counts[crime][Indicator.VICTIMS] += 1
-                profile = profiles[event.case_id]
+                profile = profiles[case_event.case_id]
                 breakdowns[(crime, Dimension.SEX)][profile.person.sex.value] += 1
                 age = profile.age_group.value if profile.age_group else "unknown"
                 breakdowns[(crime, Dimension.AGE_GROUP)][age] += 1

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from amparo.demo import build_plans
 from domain import CaseState, decide, evolve_all
-from domain.vocabulary import CaseStatus, CrimeType, Step
+from domain.vocabulary import CaseStatus, Step
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
