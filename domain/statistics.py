@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.errors import DomainError
@@ -44,12 +44,14 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first, time(), ZoneInfo(self.zone))
+        """The first day's local midnight, in UTC (so differences are real durations)."""
+        return datetime.combine(self.first, time(), ZoneInfo(self.zone)).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
-        """Exclusive: the first moment after the period."""
-        return datetime.combine(self.last + timedelta(days=1), time(), ZoneInfo(self.zone))
+        """Exclusive: the first moment after the period, in UTC."""
+        last = self.last + timedelta(days=1)
+        return datetime.combine(last, time(), ZoneInfo(self.zone)).astimezone(UTC)
 
     def holds(self, moment: datetime) -> bool:
         return self.start <= moment < self.end

@@ -1,7 +1,8 @@
 """The statistical report as data: what the JSON is, and what CSV and HTML render.
 
 One model for every format, so they cannot disagree. A cell is a count, or, in the
-`public` variant, the string "<5" for a count from 1 to 4 (`SUPPRESSED`).
+`public` variant, the string "<5" for a count from 1 to 4 (`SUPPRESSED`), or "*" for a
+count withheld because it would give a lone "<5" away (`domain.statistics.public_cells`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.vocabulary import CrimeType, Step
 
 SUPPRESSED = "<5"
-Cell = int | str  # a count, or SUPPRESSED
+Cell = int | str  # a count, SUPPRESSED, or "*" (withheld)
 
 
 class Variant(StrEnum):
