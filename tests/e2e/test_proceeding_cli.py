@@ -1,8 +1,10 @@
 """`amparo proceeding` against `amparo dev`: a caseworker's proceeding from opening to
-sentence, the prosecutor's office's view without case ids, and one-line errors."""
+sentence, the prosecutor's office's view without case ids, one-line errors, and the
+analyst's statistical report counting it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,3 +96,36 @@ def test_proceeding_commands_against_the_dev_stack(stack: Stack) -> None:
     seen = ok(stack, "proceeding", "show", pid)
     assert "victims 1" in seen and case_id not in seen
     one_line_error(stack.cli("proceeding", "link", pid, "--case", case_id), "case_not_found")
+
+    # The analyst's report counts the proceeding; analysts reach nothing else.
+    added = stack.cli("users", "add", "analista", "--role", "analyst", stdin=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert stack.cli("login", "analista", stdin=PASSWORD).returncode == 0
+    today = datetime.now(UTC).date()
+    period = ["--from", str(today - timedelta(days=3)), "--to", str(today + timedelta(days=1))]
+    report = json.loads(ok(stack, "report", "statistics", *period))
+    (trafficking,) = [f for f in report["figures"] if f["crime_type"] == "trafficking"]
+    assert trafficking["values"] == {
+        "cases_prosecuted": 1,
+        "imputed_persons": 2,
+        "cases_under_investigation": 1,
+        "identified_victims": 0,
+        "condemnatory_sentences": 1,
+        "convicted_persons": 1,
+    }
+    public = json.loads(ok(stack, "report", "statistics", *period, "--public"))
+    (trafficking,) = [f for f in public["figures"] if f["crime_type"] == "trafficking"]
+    assert trafficking["values"]["imputed_persons"] == "<5"
+    html = stack.data_dir.parent / "report.html"
+    ok(stack, "report", "statistics", *period, "--format", "html", "-o", str(html))
+    assert "Cases prosecuted" in html.read_text()
+    assert ok(stack, "report", "htcds", *period).startswith("yearOfRegistration,")
+    one_line_error(
+        stack.cli("report", "statistics", "--from", "2017-06-30", "--to", "2017-01-01"),
+        "invalid_period",
+    )
+    one_line_error(
+        stack.cli("report", "statistics", "--from", "30/06/2017", "--to", "2017-07-01"),
+        "invalid_input",
+    )
+    one_line_error(stack.cli("case", "list"), "forbidden")
