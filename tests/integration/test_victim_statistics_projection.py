@@ -36,6 +36,7 @@ def test_inline_rows_equal_the_rebuild_and_the_cases(engine: Engine) -> None:
     for history in histories:
         state, row = history.state, by_case[history.case_id]
         assert row["crime_type"] == state.crime_type
+        assert state.person is not None
         assert row["sex"] == state.person.sex and row["nationality"] == state.person.nationality
         identification = state.steps[Step.IDENTIFICATION]
         if identification.outcome is None:
