@@ -11,15 +11,19 @@ Same connection, same transaction: nothing here commits or opens anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+from store.types import UTCDateTime, in_utc
 
 Processor = Callable[[Any], Any] | None
 Params = Sequence[Any] | dict[str, Any]
@@ -123,6 +127,20 @@ class DriverStatement:
         ]
 
 
+_ONCE: WeakKeyDictionary[Dialect, dict[Hashable, DriverStatement]] = WeakKeyDictionary()
+
+
+def compiled_once(
+    dialect: Dialect, key: Hashable, build: Callable[[], ClauseElement]
+) -> DriverStatement:
+    """The statement `build` makes, compiled for `dialect` the first time `key` is asked."""
+    by_key = _ONCE.setdefault(dialect, {})
+    found = by_key.get(key)
+    if found is None:
+        found = by_key[key] = DriverStatement(build(), dialect)
+    return found
+
+
 @contextmanager
 def _as_sqlalchemy_errors(conn: Connection, sql: str, params: Any) -> Iterator[None]:
     """Driver errors raised as `execute` raises them (IntegrityError, OperationalError…)."""
@@ -145,7 +163,22 @@ def _synced(conn: Connection) -> Iterator[None]:
 
 
 def _bind(type_: Any, dialect: Dialect) -> Processor:
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return _sqlite_utc
     return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's DATETIME storage format
+
+
+def _sqlite_utc(value: datetime | None) -> str | None:
+    """`UTCDateTime`'s bind processor on SQLite, same text, a third of the time: the
+    TypeDecorator's chain and the dialect's formatting of a dict were 20 to 30 calls per
+    append (tests/unit/test_driver.py compares the two)."""
+    if value is None:
+        return None
+    u = in_utc(value)
+    return _SQLITE_DATETIME % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
 
 
 def _result(type_: Any, dialect: Dialect) -> Processor:
