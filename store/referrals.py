@@ -20,9 +20,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     Connection,
+    Delete,
     Engine,
     Select,
     and_,
+    bindparam,
     delete,
     or_,
     select,
@@ -32,6 +34,7 @@ from domain import CaseState, Event
 from domain import events as ev
 from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
 from store.case_state import stored_states
+from store.driver import compiled_once
 from store.row_projection import Row, RowProjection
 from store.schema import case_steps, cases, delivery_failures, referrals
 from store.sealing import DataKeys
@@ -119,6 +122,11 @@ def _fold(rows: dict[UUID, Row], event: Event) -> None:
         )
 
 
+def _forget_failures() -> Delete:
+    column = delivery_failures.c.delivery_id
+    return delete(delivery_failures).where(column == bindparam("delivery_id", type_=column.type))
+
+
 def _touched(event: Event) -> set[UUID]:
     data: Any = event.data
     if isinstance(data, ev.ReferralRedirected):
@@ -136,16 +144,19 @@ class ReferralProjector(RowProjection):
     def touched(self, event: Event) -> set[UUID]:
         return _touched(event)
 
+    def creates(self, event: Event) -> set[UUID]:
+        data = event.data
+        if isinstance(data, ev.StepReferred):
+            return {data.referral_id}
+        return {data.new_referral_id} if isinstance(data, ev.ReferralRedirected) else set()
+
     def fold(self, rows: dict[UUID, Row], event: Event) -> None:
         _fold(rows, event)
 
     def applied(self, conn: Connection, rows: dict[UUID, Row]) -> None:
         """A referral no longer live has no delivery left to fail (its retries stop)."""
-        ended = [key for key, row in rows.items() if row["state"] in _FINAL]
-        if ended:
-            conn.execute(
-                delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(ended))
-            )
+        ended = [{"delivery_id": key} for key, row in rows.items() if row["state"] in _FINAL]
+        compiled_once(conn.dialect, _forget_failures, _forget_failures).run(conn, ended)
 
 
 # --- the read side -------------------------------------------------------------------------

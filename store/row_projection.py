@@ -11,11 +11,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, ClassVar
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from domain import Event
 from store.db import serialize_appends
+from store.driver import DriverStatement
 from store.schema import events
 from store.sealing import DataKeys, opened_events
 
@@ -37,6 +41,11 @@ class RowProjection:
         """The ids whose rows `event` creates or changes."""
         raise NotImplementedError
 
+    def creates(self, event: Event) -> set[UUID]:
+        """The ids whose rows `event`, if it changes them, sets whole whatever they held
+        (a registration): the append need not read them first."""
+        return set()
+
     def fold(self, rows: dict[UUID, Row], event: Event) -> None:
         """Fold one event into `rows` (keyed by id), in place."""
         raise NotImplementedError
@@ -45,25 +54,28 @@ class RowProjection:
         """After an append's rows are written (in its transaction): anything they imply."""
 
     def apply(self, conn: Connection, new: Sequence[Event]) -> None:
-        """Fold the newly stored events of an append, in `conn`'s transaction."""
+        """Fold the newly stored events of an append, in `conn`'s transaction.
+
+        Only the rows an event changes without setting them whole are read first (most
+        appends that touch a row create it: a referral sent, a case opened); every row
+        folded is written by one upsert, so a row that is there already (a rebuild ran
+        meanwhile) ends up the same as if it had been read. Compiled once, on the driver.
+        """
         mine = [e for e in new if e.type in self.event_types and self.wants(e)]
         if not mine:
             return
-        ids = list(set().union(*(self.touched(e) for e in mine)))
-        column = self.table.c[self.key]
-        query = select(self.table).where(column.in_(ids))
-        before = {row[self.key]: dict(row) for row in conn.execute(query).mappings()}
-        after = dict(before)
+        sql = _statements(conn.dialect, self.table, self.key)
+        created: set[UUID] = set()
+        unread: set[UUID] = set()
         for event in mine:
-            self.fold(after, event)
-        inserts = [row for key, row in after.items() if key not in before]
-        updates = [self._keyed(row) for key, row in after.items() if key in before]
-        if inserts:
-            conn.execute(insert(self.table), inserts)
-        if updates:
-            statement = update(self.table).where(column == bindparam(f"row_{self.key}"))
-            conn.execute(statement, updates)
-        self.applied(conn, after)
+            made = self.creates(event)
+            unread |= self.touched(event) - made - created
+            created |= made
+        rows = sql.load(conn, sorted(unread)) if unread else {}
+        for event in mine:
+            self.fold(rows, event)
+        sql.upsert.run(conn, list(rows.values()))
+        self.applied(conn, rows)
 
     def rebuild(
         self, engine: Engine, batch_size: int = 10_000, keys: DataKeys | None = None
@@ -83,11 +95,6 @@ class RowProjection:
             for part in _chunks(rows.values(), batch_size):
                 conn.execute(insert(self.table), part)
         return count
-
-    def _keyed(self, row: Row) -> Row:
-        keyed = dict(row)
-        keyed[f"row_{self.key}"] = keyed.pop(self.key)
-        return keyed
 
 
 def _events_of(
@@ -114,3 +121,52 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     source = iter(rows)
     while part := list(islice(source, max(size, 1))):
         yield part
+
+
+class _Statements:
+    """A row projection's statements for one dialect, compiled once each."""
+
+    def __init__(self, dialect: Dialect, table: Table, key: str) -> None:
+        self._dialect, self._table, self._key = dialect, table, key
+        names = [c.name for c in table.c]
+        upsert = (sqlite if dialect.name == "sqlite" else postgresql).insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={n: upsert.excluded[n] for n in names if n != key},
+        )
+        self.upsert = DriverStatement(upsert, dialect, column_keys=names)
+        self._names = names
+        self._selects: dict[int, DriverStatement] = {}
+
+    def load(self, conn: Connection, ids: list[UUID]) -> dict[UUID, Row]:
+        """The stored rows of these ids, keyed by id (a missing one: no entry)."""
+        found: dict[UUID, Row] = {}
+        for start in range(0, len(ids), _PER_SELECT):
+            part = ids[start : start + _PER_SELECT]
+            for values in self._select(len(part)).fetch(
+                conn, {f"id_{i}": v for i, v in enumerate(part)}
+            ):
+                row = dict(zip(self._names, values, strict=True))
+                found[row[self._key]] = row
+        return found
+
+    def _select(self, count: int) -> DriverStatement:
+        found = self._selects.get(count)
+        if found is None:
+            column = self._table.c[self._key]
+            wanted = [bindparam(f"id_{i}", type_=column.type) for i in range(count)]
+            query = select(self._table).where(column.in_(wanted))
+            found = self._selects[count] = DriverStatement(query, self._dialect)
+        return found
+
+
+_PER_SELECT = 100  # ids per SELECT: each count is compiled once
+_COMPILED: WeakKeyDictionary[Dialect, dict[str, _Statements]] = WeakKeyDictionary()
+
+
+def _statements(dialect: Dialect, table: Table, key: str) -> _Statements:
+    by_table = _COMPILED.setdefault(dialect, {})
+    found = by_table.get(table.name)
+    if found is None:
+        found = by_table[table.name] = _Statements(dialect, table, key)
+    return found

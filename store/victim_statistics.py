@@ -35,6 +35,9 @@ class VictimStatisticsProjector(RowProjection):
     def touched(self, event: Event) -> set[UUID]:
         return {event.case_id}
 
+    def creates(self, event: Event) -> set[UUID]:
+        return {event.case_id} if isinstance(event.data, ev.CaseOpened) else set()
+
     def fold(self, rows: dict[UUID, Row], event: Event) -> None:
         data = event.data
         if isinstance(data, ev.CaseOpened):

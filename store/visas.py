@@ -110,6 +110,9 @@ class VisaProjector(RowProjection):
     def touched(self, event: Event) -> set[UUID]:
         return {_visa_id(event)}
 
+    def creates(self, event: Event) -> set[UUID]:
+        return {_visa_id(event)} if isinstance(event.data, ev.VisaRegistered) else set()
+
     def fold(self, rows: dict[UUID, Row], event: Event) -> None:
         _fold(rows, event)
 

@@ -120,3 +120,21 @@ def test_summary_carries_the_step_due_date_and_the_case_scope(
     )
     states = reads.case_states([history.case_id])
     assert states[history.case_id] == history.state
+
+
+def test_a_referral_sent_over_a_row_already_there_overwrites_it_whole(
+    store: EventStore, engine: Engine
+) -> None:
+    """A sent referral's row is written without being read first: one left over (a rebuild
+    raced the append, say) ends up as the fold says, as if it had been read and updated."""
+    found = referral_cases(seed=43, count=10)
+    expected = sorted(
+        (expected_row(h.case_id, r) for h, r in all_referrals(found)),
+        key=lambda r: r["referral_id"],
+    )
+    stale = [{**row, "state": "revoked", "institution": "stale", "reference": "x"}
+             for row in expected]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(referrals.insert(), stale)
+    store_all(store, found, 43)
+    assert rows(engine) == expected
