@@ -75,9 +75,8 @@ class EventStore:
         if not batch:
             return 0
         # Before the transaction: a new case's data key is made (and kept) in its own.
-        sealers = (
-            {e.case_id: self._keys.for_sealing(e.case_id) for e in batch} if self._keys else {}
-        )
+        keys = self._keys
+        sealers = {c: keys.for_sealing(c) for c in {e.case_id for e in batch}} if keys else {}
         try:
             with self._cases.committing(), self._engine.begin() as conn:
                 return self._append(conn, batch, sealers)
