@@ -66,14 +66,22 @@ class DriverStatement:
             return [values[n] if p is None else p(values[n]) for n, p in self._binds]
         return {n: values[n] if p is None else p(values[n]) for n, p in self._binds}
 
+    @property
+    def binds(self) -> list[tuple[str, Processor]]:
+        """The parameters in the driver's order (positional) with their bind processors."""
+        return self._binds
+
     def fetch(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once; the rows it returns (SELECT, RETURNING), processed."""
-        params = self.params(values)
+        return self.rows(self.fetch_raw(conn, self.params(values)))
+
+    def fetch_raw(self, conn: Connection, params: Params) -> Sequence[Any]:
+        """Run once with the driver's parameters as they are; its rows as the driver gives them."""
         cursor = conn.connection.cursor()
         try:
             with _as_sqlalchemy_errors(conn, self.sql, params):
                 cursor.execute(self.sql, params)
-                return self.rows(cursor.fetchall())
+                return cursor.fetchall()
         finally:
             cursor.close()
 

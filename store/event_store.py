@@ -148,20 +148,23 @@ def _insert_new(conn: Connection, batch: list[Event], sealers: Mapping[UUID, Sea
 
     Counted from RETURNING (psycopg reports rowcount -1 for executemany), run on the
     driver: on PostgreSQL one statement of arrays, on SQLite one multi-row INSERT per
-    `_ROWS` events.
+    `_ROWS` events, its parameters made row by row with the columns' processors and the
+    ids it returns matched as the driver gives them (the text that was bound).
     """
     if not db.is_sqlite(conn):
         return _insert_arrays(conn, batch, sealers)
     inserted: set[UUID] = set()
+    width = len(_COLUMNS)
     for start in range(0, len(batch), _ROWS):
         part = batch[start : start + _ROWS]
-        values = {
-            f"{k}_{i}": v
-            for i, e in enumerate(part)
-            for k, v in event_row(e, sealers.get(e.case_id)).items()
-        }
-        returned = _insert_statement(conn, len(part)).fetch(conn, values)
-        inserted.update(event_id for (event_id,) in returned)
+        statement = _insert_statement(conn, len(part))
+        columns = list(zip(_COLUMNS, [p for _, p in statement.binds[:width]], strict=True))
+        params: list[Any] = []
+        for event in part:
+            row = event_row(event, sealers.get(event.case_id))
+            params += [row[c] if p is None else p(row[c]) for c, p in columns]
+        bound = {params[i * width]: event.event_id for i, event in enumerate(part)}
+        inserted.update(bound[event_id] for (event_id,) in statement.fetch_raw(conn, params))
     return inserted
 
 
@@ -214,7 +217,11 @@ def _insert_statement(conn: Connection, rows: int) -> DriverStatement:
             .returning(events.c.event_id)
         )
         as_is = [f"data_{i}" for i in range(rows)]  # event_row gives the JSON text
-        found = compiled[rows] = DriverStatement(statement, conn.dialect, as_is=as_is)
+        found = DriverStatement(statement, conn.dialect, as_is=as_is)
+        # `_insert_new` fills the parameters row by row, with the first row's processors.
+        names = [f"{c}_{i}" for i in range(rows) for c in _COLUMNS]
+        assert [name for name, _ in found.binds] == names, "columns bound out of order"
+        compiled[rows] = found
     return found
 
 
