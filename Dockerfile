@@ -21,6 +21,7 @@ COPY activities/ activities/
 COPY store/ store/
 COPY api/ api/
 COPY amparo/ amparo/
+COPY reports/ reports/
 COPY worker.py ./
 RUN pip install --no-cache-dir .
 
