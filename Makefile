@@ -31,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/amparo dev --demo
 
 test: $(STAMP) browser
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow" -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
