@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from domain import CaseState
 from domain.personal import sealed
@@ -37,6 +37,17 @@ def stored_states(
         context: dict[str, Any] | None = sealed(opener) if opener is not None else None
         found[case_id] = CaseState.model_validate(state, context=context)
     return found
+
+
+def opened_state(
+    conn: Connection, case_id: UUID, state: str, keys: DataKeys | None = None
+) -> CaseState:
+    """A case's stored state as JSON text (`cases.state` read as text), personal fields
+    opened with the key read now in `conn`: validated in one call, without a dict between."""
+    opener = keys.for_opening(conn, [case_id]).get(case_id) if keys is not None else None
+    return CaseState.model_validate_json(
+        state, context=sealed(opener) if opener is not None else None
+    )
 
 
 def stored_state(engine: Engine, case_id: UUID, keys: DataKeys | None = None) -> CaseState | None:

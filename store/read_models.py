@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, Select, and_, exists, or_, select
+from sqlalchemy import Connection, Engine, Select, Text, and_, bindparam, cast, exists, or_, select
 from sqlalchemy.engine import RowMapping
 
 from domain import Event
@@ -30,7 +30,7 @@ from domain.vocabulary import (
     Step,
     StepState,
 )
-from store.case_state import stored_state
+from store.case_state import opened_state, stored_state
 from store.event_store import EventStore
 from store.person_index import PersonIndex, matching_cases, same_person
 from store.schema import case_steps, cases
@@ -127,8 +127,25 @@ class CaseReads:
 
     def get(self, case_id: UUID) -> CaseSummary | None:
         """One case with its steps, or None if no such case was opened."""
-        found = self._summaries(select(*_SUMMARY_COLUMNS).where(cases.c.case_id == case_id))
-        return found[0] if found else None
+        with self._engine.connect() as conn:
+            row = conn.execute(_ONE_CASE, {"case_id": case_id}).mappings().first()
+            return None if row is None else _summary(conn, row)
+
+    def owner(self, case_id: UUID) -> tuple[str | None, str | None] | None:
+        """Whom the case is assigned to and its institution (what decides who sees it), or
+        None if no such case was opened: one indexed row, for the check before a command."""
+        with self._engine.connect() as conn:
+            found = conn.execute(_OWNER, {"case_id": case_id}).first()
+        return None if found is None else (found.assigned_to, found.institution)
+
+    def with_person(self, case_id: UUID) -> tuple[CaseSummary, Person | None] | None:
+        """`get` and `person` on one connection (what a command answers with), or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_ONE_CASE_STATE, {"case_id": case_id}).mappings().first()
+            if row is None:
+                return None
+            state = opened_state(conn, case_id, row["state"], self._store.keys)
+            return _summary(conn, row), state.person
 
     @property
     def keys(self) -> DataKeys | None:
@@ -218,6 +235,23 @@ def _has_open(step: Step) -> Any:
         case_steps.c.step == step.value,
         case_steps.c.state.not_in(_FINAL),
     )
+
+
+# One case by its id: built once, so SQLAlchemy finds the compiled form by a cache key it
+# memoised, instead of building the query and its key on every command's reads.
+_ONE_CASE = select(*_SUMMARY_COLUMNS).where(cases.c.case_id == bindparam("case_id"))
+_ONE_CASE_STATE = _ONE_CASE.add_columns(cast(cases.c.state, Text).label("state"))
+_OWNER = select(cases.c.assigned_to, cases.c.institution).where(
+    cases.c.case_id == bindparam("case_id")
+)
+_ITS_STEPS = select(case_steps).where(case_steps.c.case_id == bindparam("case_id"))
+
+
+def _summary(conn: Connection, row: RowMapping) -> CaseSummary:
+    found = conn.execute(_ITS_STEPS, {"case_id": row["case_id"]}).mappings()
+    steps = _steps_of(found)[row["case_id"]]
+    columns = {c.name: row[c.name] for c in _SUMMARY_COLUMNS}
+    return CaseSummary.model_validate({**columns, "steps": tuple(steps)})
 
 
 def _steps_query(case_ids: Iterable[UUID]) -> Select[Any]:

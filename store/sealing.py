@@ -25,7 +25,7 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from domain import Event
 from domain.personal import ERASED, SEALED
@@ -36,6 +36,10 @@ from store.schema import data_keys, stored_event
 WrapKey = Callable[[str | None], tuple[str, bytes]]
 _NONCE = 12
 _PER_QUERY = 1000  # case ids per IN list: far below SQLite's parameter limit
+# Built once (its cache key memoised): every read of a case's person runs it.
+_KEYS_OF = select(data_keys.c.case_id, data_keys.c.master_key_id, data_keys.c.wrapped_key).where(
+    data_keys.c.case_id.in_(bindparam("ids", expanding=True))
+)
 
 
 class CaseSealer:
@@ -156,13 +160,10 @@ class DataKeys:
 
     def _stored(self, conn: Connection, case_ids: list[UUID]) -> dict[UUID, bytes | None]:
         """The unwrapped keys of the cases that have a row (None: destroyed)."""
-        query = select(data_keys.c.case_id, data_keys.c.master_key_id, data_keys.c.wrapped_key)
         found: dict[UUID, bytes | None] = {}
         for start in range(0, len(case_ids), _PER_QUERY):
             part = case_ids[start : start + _PER_QUERY]
-            for case_id, master_id, wrapped in conn.execute(
-                query.where(data_keys.c.case_id.in_(part))
-            ):
+            for case_id, master_id, wrapped in conn.execute(_KEYS_OF, {"ids": part}):
                 found[case_id] = (
                     None if wrapped is None else self._unwrap(case_id, master_id, wrapped)
                 )

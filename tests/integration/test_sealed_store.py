@@ -7,6 +7,7 @@ import os
 import random
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Engine, select, text
 
@@ -15,6 +16,7 @@ from store.case_state import stored_state
 from store.event_store import EventStore
 from store.person_index import PersonIndex, PersonIndexProjector
 from store.projections import CaseProjector
+from store.read_models import CaseReads
 from store.schema import cases
 from store.sealing import DataKeys
 from store.visas import VisaProjector, VisaReads
@@ -73,6 +75,30 @@ def test_nothing_personal_in_clear_and_everything_reads_back(engine: Engine) -> 
     VisaProjector().rebuild(engine, keys=keys)
     assert {h.case_id: stored_state(engine, h.case_id, keys) for h in found} == before
     assert not {v for v in personal(found) if v in every_text(engine)}
+
+
+def test_what_a_command_answers_with_is_the_case_and_its_person_as_read_apart(
+    engine: Engine,
+) -> None:
+    """`CaseReads.with_person` (one connection, the state read as text) gives what `get`
+    and `person` give; `owner` the two columns of `get` that decide who sees the case;
+    an erased person reads as erased there too, and an unknown case as None."""
+    store, keys = sealed_store(engine)
+    found = visa_cases(seed=53, count=6)
+    for batch in interleaved(found, random.Random(53)):
+        store.append(batch)
+    with engine.begin() as conn:
+        keys.erase(conn, found[0].case_id, datetime.now(UTC))
+    reads = CaseReads(engine, store)
+    for h in found:
+        summary = reads.get(h.case_id)
+        assert summary is not None
+        assert reads.with_person(h.case_id) == (summary, reads.person(h.case_id))
+        assert reads.owner(h.case_id) == (summary.assigned_to, summary.institution)
+    erased = reads.with_person(found[0].case_id)
+    assert erased is not None and erased[1] is not None and erased[1].given_name == ERASED
+    assert reads.with_person(uuid4()) is None
+    assert reads.owner(uuid4()) is None
 
 
 def test_an_erased_person_reads_as_erased_everywhere(engine: Engine) -> None:
