@@ -14,23 +14,19 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 
 from amparo.users import Role, User
-from api.deps import Services
+from api.deps import OnCase, Services
 from api.problems import ProblemError
 from store.read_models import CaseSummary
 from store.referrals import ReferralSummary
 
 
 def can_see(user: User, case: CaseSummary) -> bool:
-    if user.role is Role.CASEWORKER:
-        return case.assigned_to == user.username
-    if user.role is Role.SUPERVISOR:
-        return case.institution is not None and case.institution == user.institution
-    return False
+    return reads_person(user, case.assigned_to, case.institution)
 
 
 def reads_person(user: User, assigned_to: str | None, institution: str | None) -> bool:
-    """Whether `user` may read the personal data (the person, a visa's number) of a case
-    assigned to `assigned_to` in `institution`: its caseworker and its supervisors."""
+    """Whether `user` may see a case assigned to `assigned_to` in `institution`, and read
+    its personal data (the person, a visa's number): its caseworker and its supervisors."""
     if user.role is Role.CASEWORKER:
         return assigned_to == user.username
     if user.role is Role.SUPERVISOR:
@@ -71,3 +67,11 @@ async def visible_case(services: Services, user: User, case_id: UUID) -> CaseSum
     if case is None or not can_see(user, case):
         raise ProblemError(404, "case_not_found", "no such case")
     return case
+
+
+def check_visible(on: OnCase) -> None:
+    """`visible_case` for a route that needs only the check (a command): 404, as for a
+    missing case, unless the user may see the case of its path, from the owner read with
+    the user (`api.deps.allow_on_case`)."""
+    if on.owner is None or not reads_person(on.user, *on.owner):
+        raise ProblemError(404, "case_not_found", "no such case")

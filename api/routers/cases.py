@@ -11,9 +11,17 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from amparo.users import Role, User
-from api.access import list_scope, visible_case
+from api.access import check_visible, list_scope, visible_case
 from api.audit import AccessKind, record_reads
-from api.deps import CaseReader, Caseworker, Services, ServicesDep, Supervisor
+from api.deps import (
+    CaseReader,
+    CaseReaderOnCase,
+    Caseworker,
+    CaseworkerOnCase,
+    Services,
+    ServicesDep,
+    SupervisorOnCase,
+)
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from api.schemas import (
     AcknowledgeIn,
@@ -65,7 +73,10 @@ def _envelope(user: User, key: uuid.UUID | None, *request: object) -> dict[str, 
 
 
 async def _public(services: Services, case: CaseSummary) -> CasePublic:
-    person = await run_in_threadpool(services.reads.person, case.case_id)
+    return _shown(case, await run_in_threadpool(services.reads.person, case.case_id))
+
+
+def _shown(case: CaseSummary, person: Person | None) -> CasePublic:
     return CasePublic(
         **case.model_dump(exclude={"steps", "version"}),
         version=case.version,
@@ -75,11 +86,12 @@ async def _public(services: Services, case: CaseSummary) -> CasePublic:
 
 
 async def _after_command(services: Services, user: User, case_id: uuid.UUID) -> CasePublic:
-    """The case as the projection shows it now: the command's events are already stored."""
-    case = await run_in_threadpool(services.reads.get, case_id)
-    if case is None:  # pragma: no cover - the command just stored its events
+    """The case as the projection shows it now: the command's events are already stored.
+    The case and its person in one trip to the threadpool, on one connection."""
+    found = await run_in_threadpool(services.reads.with_person, case_id)
+    if found is None:  # pragma: no cover - the command just stored its events
         raise ProblemError(404, "case_not_found", "no such case")
-    return await _public(services, case)
+    return _shown(*found)
 
 
 async def _caseworker_institution(services: Services, user: User, name: str) -> str | None:
@@ -199,10 +211,11 @@ async def get_case(case_id: uuid.UUID, user: CaseReader, services: ServicesDep) 
 
 @router.get("/{case_id}/events", response_model=list[EventPublic])
 async def case_events(
-    case_id: uuid.UUID, user: CaseReader, services: ServicesDep
+    case_id: uuid.UUID, on: CaseReaderOnCase, services: ServicesDep
 ) -> list[EventPublic]:
     """The case's events in order: every decision, who made it and when."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     stored = await run_in_threadpool(services.reads.events, case_id)
     path = f"/cases/{case_id}/events"
     await record_reads(services, user, AccessKind.EVENTS_READ, [case_id], path)
@@ -233,13 +246,14 @@ async def advance_step(
     case_id: uuid.UUID,
     step: Step,
     body: StepActionIn,
-    user: CaseReader,
+    on: CaseReaderOnCase,
     services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:
     """Act on a step: refer (to an institution of the registry that serves the step),
     start, complete, not_needed, decline. A referral needs the person's data-sharing
     consent; without it, only a supervisor may refer, giving `consent_override` (recorded)."""
+    user = on.user
     overriding = user.role is Role.SUPERVISOR
     if overriding != (body.consent_override is not None) or (
         overriding and body.action is not StepAction.REFER
@@ -247,7 +261,7 @@ async def advance_step(
         raise ProblemError(
             403, "forbidden", "only a supervisor overrides consent, and only to refer"
         )
-    await visible_case(services, user, case_id)
+    check_visible(on)
     channel = None
     if body.action is StepAction.REFER and body.institution and body.institution.strip():
         channel = services.referral_target(body.institution, step).channel.kind
@@ -262,11 +276,12 @@ async def advance_step(
 
 @router.post("/{case_id}/notes", response_model=CasePublic)
 async def add_note(
-    case_id: uuid.UUID, body: NoteIn, user: Caseworker, services: ServicesDep,
+    case_id: uuid.UUID, body: NoteIn, on: CaseworkerOnCase, services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Record a note on the case (or on one of its steps)."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     command = cmd.AddNote(
         **_envelope(user, key, "note", case_id, body), text=body.text, step=body.step
     )
@@ -275,11 +290,12 @@ async def add_note(
 
 @router.post("/{case_id}/consent", response_model=CasePublic)
 async def record_consent(
-    case_id: uuid.UUID, body: ConsentIn, user: Caseworker, services: ServicesDep,
+    case_id: uuid.UUID, body: ConsentIn, on: CaseworkerOnCase, services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Record consent given or withdrawn, for assistance or for sharing data."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     kind = cmd.GiveConsent if body.given else cmd.WithdrawConsent
     command = kind(**_envelope(user, key, "consent", case_id, body), scope=body.scope)
     return await _send(services, user, case_id, command)
@@ -287,11 +303,12 @@ async def record_consent(
 
 @router.post("/{case_id}/assignment", response_model=CasePublic)
 async def assign_case(
-    case_id: uuid.UUID, body: AssignmentIn, user: Supervisor, services: ServicesDep,
+    case_id: uuid.UUID, body: AssignmentIn, on: SupervisorOnCase, services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Reassign the case to another caseworker of the institution."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     institution = await _caseworker_institution(services, user, body.caseworker)
     command = cmd.AssignCase(
         **_envelope(user, key, "assign", case_id, body),
@@ -303,11 +320,12 @@ async def assign_case(
 
 @router.post("/{case_id}/closure", response_model=CasePublic)
 async def request_closure(
-    case_id: uuid.UUID, body: ClosureIn, user: Caseworker, services: ServicesDep,
+    case_id: uuid.UUID, body: ClosureIn, on: CaseworkerOnCase, services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Ask the supervisor to close the case."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     command = cmd.RequestClosure(
         **_envelope(user, key, "closure", case_id, body), reason=body.reason, note=body.note
     )
@@ -316,11 +334,12 @@ async def request_closure(
 
 @router.post("/{case_id}/closure/decision", response_model=CasePublic)
 async def decide_closure(
-    case_id: uuid.UUID, body: ClosureDecisionIn, user: Supervisor, services: ServicesDep,
+    case_id: uuid.UUID, body: ClosureDecisionIn, on: SupervisorOnCase, services: ServicesDep,
     key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Approve (the case closes) or reject (it stays open) a closure request."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     command = cmd.DecideClosure(
         **_envelope(user, key, "decision", case_id, body), approved=body.approved, note=body.note
     )
@@ -329,11 +348,12 @@ async def decide_closure(
 
 @router.post("/{case_id}/steps/{step}/overdue/acknowledge", response_model=CasePublic)
 async def acknowledge_overdue(
-    case_id: uuid.UUID, step: Step, body: AcknowledgeIn, user: Supervisor,
+    case_id: uuid.UUID, step: Step, body: AcknowledgeIn, on: SupervisorOnCase,
     services: ServicesDep, key: IdempotencyKey = None,
 ) -> CasePublic:  # fmt: skip
     """Acknowledge an overdue step; it stays on the board, marked, until it moves."""
-    await visible_case(services, user, case_id)
+    user = on.user
+    check_visible(on)
     command = cmd.AcknowledgeOverdue(
         **_envelope(user, key, "acknowledge", case_id, step, body), step=step, note=body.note
     )
