@@ -11,9 +11,7 @@ every stored event. Both go through `_ProjectionRows`, fed by the domain's own
 
 from __future__ import annotations
 
-import base64
 import builtins
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,7 +48,9 @@ from domain.proceedings import (
     evolve_proceeding_all,
 )
 from domain.vocabulary import CrimeType
+from store import cursor as cursors
 from store import db
+from store.cursor import InvalidCursor
 from store.errors import StoreError, VersionConflict
 from store.schema import (
     cases,
@@ -169,10 +169,6 @@ class ProceedingPage(BaseModel):
     next_cursor: str | None = None
 
 
-class InvalidCursor(ValueError):
-    """The cursor was not one this module made."""
-
-
 # --- the store -----------------------------------------------------------------------------
 
 
@@ -255,7 +251,7 @@ class ProceedingStore:
         if stage is not None:
             query = query.where(proceedings.c.stage == stage.value)
         if cursor is not None:
-            query = query.where(_after(*_decode(cursor)))
+            query = query.where(_after(*cursors.decode(cursor)))
         query = query.order_by(proceedings.c.opened_at.desc(), proceedings.c.proceeding_id)
         with self._engine.connect() as conn:
             rows = conn.execute(query.limit(limit + 1)).mappings().all()
@@ -263,7 +259,10 @@ class ProceedingStore:
         if len(found) <= limit:
             return ProceedingPage(items=tuple(found))
         items = found[:limit]
-        return ProceedingPage(items=tuple(items), next_cursor=_encode(items[-1]))
+        return ProceedingPage(
+            items=tuple(items),
+            next_cursor=cursors.encode(items[-1].opened_at, items[-1].proceeding_id),
+        )
 
     def victims(
         self, proceeding_ids: Iterable[UUID], *, scope: Mapping[str, str | None] | None = None
@@ -437,20 +436,3 @@ def _after(opened_at: datetime, proceeding_id: UUID) -> Any:
         p.opened_at < opened_at,
         and_(p.opened_at == opened_at, p.proceeding_id > proceeding_id),
     )
-
-
-def _encode(last: ProceedingSummary) -> str:
-    payload = {"at": last.opened_at.isoformat(), "id": str(last.proceeding_id)}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        at = datetime.fromisoformat(payload["at"])
-        proceeding_id = UUID(payload["id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("not a cursor from a previous page") from exc
-    if at.tzinfo is None:
-        raise InvalidCursor("not a cursor from a previous page")
-    return at, proceeding_id

@@ -9,9 +9,7 @@ may read of the person comes from the case state (`ReferralReads.case_state`).
 
 from __future__ import annotations
 
-import base64
 import builtins
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -33,7 +31,9 @@ from sqlalchemy import (
 from domain import CaseState, Event
 from domain import events as ev
 from domain.vocabulary import Channel, ReferralDecision, ReferralState, Step
+from store import cursor as cursors
 from store.case_state import stored_states
+from store.cursor import InvalidCursor
 from store.driver import compiled_once
 from store.row_projection import Row, RowProjection
 from store.schema import case_steps, cases, delivery_failures, referrals
@@ -196,10 +196,6 @@ class ReferralPage(BaseModel):
     next_cursor: str | None = None
 
 
-class InvalidCursor(ValueError):
-    """The cursor was not one this module made."""
-
-
 _COLUMNS = (
     *referrals.c,
     case_steps.c.due_at,
@@ -253,13 +249,16 @@ class ReferralReads:
             if value is not None:
                 query = query.where(column == value)
         if cursor is not None:
-            query = query.where(_after(*_decode(cursor)))
+            query = query.where(_after(*cursors.decode(cursor)))
         query = query.order_by(referrals.c.referred_at, referrals.c.referral_id).limit(limit + 1)
         found = self._summaries(query)
         if len(found) <= limit:
             return ReferralPage(items=tuple(found))
         items = found[:limit]
-        return ReferralPage(items=tuple(items), next_cursor=_encode(items[-1]))
+        return ReferralPage(
+            items=tuple(items),
+            next_cursor=cursors.encode(items[-1].referred_at, items[-1].referral_id),
+        )
 
     def case_states(
         self, case_ids: Iterable[UUID], keys: DataKeys | None = None
@@ -281,16 +280,3 @@ def _after(referred_at: datetime, referral_id: UUID) -> Any:
         referrals.c.referred_at > referred_at,
         and_(referrals.c.referred_at == referred_at, referrals.c.referral_id > referral_id),
     )
-
-
-def _encode(last: ReferralSummary) -> str:
-    payload = {"at": last.referred_at.isoformat(), "id": str(last.referral_id)}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(payload["at"]), UUID(payload["id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("not a cursor from a previous page") from exc
