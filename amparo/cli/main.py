@@ -7,7 +7,18 @@ import sys
 
 import typer
 
-from amparo.cli import case, keys, person, proceeding, report, stack, supervision, users, visa
+from amparo.cli import (
+    case,
+    keys,
+    person,
+    proceeding,
+    referral,
+    report,
+    stack,
+    supervision,
+    users,
+    visa,
+)
 
 app = typer.Typer(
     help="Amparo: durable protection paths for survivors of trafficking and smuggled migrants.",
@@ -29,6 +40,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(person.app, name="person")
 app.add_typer(report.app, name="report")
 app.add_typer(proceeding.app, name="proceeding")
+app.add_typer(referral.app, name="referral")
 
 
 def main() -> None:

@@ -125,9 +125,11 @@ def _banner(current: Settings, config: DevServerConfig, api_port: int, demo: boo
         for name, role, institution, password in DEMO_USERS:
             typer.echo(f"  {name:<16} {password:<26} {role:<11} {institution or ''}")
         typer.echo(
-            "Institutions (e.g. hermana.lucia, the shelter) see and answer their referrals at\n"
-            f"  http://localhost:{api_port}/api/v1/docs: GET /referrals, "
-            "POST /referrals/{id}/answer"
+            "Institutions (e.g. hermana.lucia, the shelter) see and answer their referrals:\n"
+            "  .venv/bin/amparo login hermana.lucia, then .venv/bin/amparo referral list and\n"
+            "  .venv/bin/amparo referral answer <referral_id> accepted|declined|completed\n"
+            f"  or GET /referrals, POST /referrals/{{id}}/answer at http://localhost:{api_port}"
+            "/api/v1/docs"
         )
         typer.echo(
             "The half-year report (the seed's January-June 2017 table), as the analyst:\n"

@@ -25,8 +25,9 @@ def free_port() -> int:
 class Stack:
     """An `amparo dev` process on free ports, and the CLI pointed at it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, demo: bool = False) -> None:
         self.data_dir = data_dir
+        self.demo = demo  # `make run`'s `--demo`: the demo cases and users are loaded first
         self.port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
         self.env = os.environ | {
             "AMPARO_DATA_DIR": str(data_dir),
@@ -40,14 +41,14 @@ class Stack:
         args = ["dev", "--data-dir", str(self.data_dir), "--temporal-port", str(self.port)]
         ports = ["--ui-port", str(self.ui_port), "--api-port", str(self.api_port)]
         self.proc = subprocess.Popen(
-            [*AMPARO, *args, *ports],
+            [*AMPARO, *args, *ports, *(["--demo"] if self.demo else [])],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         assert self.proc.stdout is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + (420 if self.demo else 60)
         for line in self.proc.stdout:
             if "Amparo is running" in line:
                 return
