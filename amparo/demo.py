@@ -176,7 +176,33 @@ def build_plans(now: datetime, seed: int = 2017) -> list[DemoPlan]:
     plans = [_plan(rng, index, crime, now) for index, crime in enumerate(crimes)]
     for index, crime in enumerate(RECENT, start=len(crimes)):  # their own draws
         plans.append(_plan(random.Random(f"recent-{index}"), index, crime, now, recent=True))
+    for index, plan in enumerate(plans):
+        plan.commands.insert(0, _interview_note(plan.opening, index))
     return plans
+
+
+# A first-interview note per person, each its own words (the kind of text that must never
+# be readable outside the case: `tests/integration/test_no_plaintext_anywhere.py`).
+NOTE_PLACES = ["Higüey", "Boca Chica", "Jimaní", "Puerto Plata", "Bávaro", "Elías Piña"]
+NOTE_FEARS = [
+    "teme que el reclutador sepa dónde vive su familia",
+    "pide que no se contacte a su empleador anterior",
+    "refiere deudas con quien organizó el viaje",
+    "prefiere entrevistas con una mujer intérprete",
+]
+
+
+def _interview_note(opening: cmd.OpenCase, index: int) -> cmd.AddNote:
+    """Recorded an hour after the opening; its own draws, so the cases stay as they were."""
+    rng = random.Random(f"note-{index}")
+    return cmd.AddNote(
+        command_id=derived_id(opening.command_id, "interview-note"),
+        actor=opening.actor,
+        at=opening.at,
+        occurred_at=opening.effective_at + timedelta(hours=1),
+        text=f"Entrevista inicial n.º {index + 1}: encontrada en {rng.choice(NOTE_PLACES)}; "
+        f"{rng.choice(NOTE_FEARS)}.",
+    )
 
 
 def half_year_victims(plans: list[DemoPlan]) -> dict[CrimeType, list[uuid.UUID]]:

@@ -84,8 +84,11 @@ async def test_the_demo_leaves_no_personal_data_in_clear(
         for command in plan.commands:
             if isinstance(command, cmd.AdvanceStep) and command.note:
                 secrets.add(command.note)
+            if isinstance(command, cmd.AddNote):
+                secrets.add(command.text)
             if isinstance(command, cmd.RegisterVisa):
                 secrets.add(command.number)
+    assert len(secrets) > 250  # names, birth dates, a note per person, visa numbers
     client = await connect(settings)  # encrypting, as the API, worker and CLI do
     commands = CaseCommands(client, task_queue=settings.task_queue)
     store = event_store(engine, settings)
