@@ -9,8 +9,11 @@ event ids (each copy XORs the random bits of the originals' UUIDv7 ids with a ma
 own, so the time-ordered prefix stays); payloads and times are the originals'. Timed:
 `CaseProjector().rebuild(engine)` (read, fold, write `cases`/`case_steps`, one
 transaction) against `SELECT * FROM events ORDER BY position` fetched to the end with
-the driver's cursor. `--profile` reruns the rebuild under cProfile and prints where the
-time goes (cumulative seconds of the hot spots; the profiler itself adds overhead).
+the driver's cursor; and, between the two, the rebuild's read alone
+(`store.projections.stored_events`: every event validated, no fold, no write), the
+floor of any rebuild that validates what it reads. `--profile` reruns the rebuild under
+cProfile and prints where the time goes (cumulative seconds of the hot spots; the
+profiler itself adds overhead).
 
 Also holds the database helpers the other benchmarks share.
 """
@@ -37,7 +40,7 @@ from bench.stats import emit
 from domain import Event
 from store.db import is_sqlite, make_engine
 from store.migrate import upgrade
-from store.projections import CaseProjector
+from store.projections import CaseProjector, stored_events
 from store.schema import event_row, events
 from tests.support.cases import interleaved, random_cases, uuid_from
 
@@ -131,6 +134,13 @@ def raw_read(engine: Engine, page: int = 10_000) -> int:
         raw.close()
 
 
+def validated_read(engine: Engine) -> int:
+    """The rebuild's own read alone: every event as an `Event`, in order, no fold, no
+    writes: what any projection that trusts only validated events pays at least."""
+    with engine.connect() as conn:
+        return sum(1 for _ in stored_events(conn))
+
+
 def timed(work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
@@ -187,8 +197,10 @@ def run(args: argparse.Namespace, base: list[Event], backend: str, workdir: Path
         emit({"name": "projection_rebuild.load", "backend": backend, "events": args.events,
               "seconds": round(load, 1)})  # fmt: skip
         raw = min(timed(lambda: raw_read(engine)) for _ in range(args.repeat))
+        floor = min(timed(lambda: validated_read(engine)) for _ in range(args.repeat))
         rebuild = min(timed(lambda: CaseProjector().rebuild(engine)) for _ in range(args.repeat))
-        for variant, seconds in (("raw_read", raw), ("rebuild", rebuild)):
+        variants = (("raw_read", raw), ("validated_read", floor), ("rebuild", rebuild))
+        for variant, seconds in variants:
             emit({"name": "projection_rebuild", "backend": backend, "variant": variant,
                   "events": args.events, "best_of": args.repeat, "seconds": round(seconds, 2),
                   "events_per_s": round(args.events / seconds),

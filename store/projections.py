@@ -349,18 +349,30 @@ def _fold_everything(
 ) -> tuple[dict[UUID, CaseState], int]:
     """Every case's state, folded in memory from the whole log, page by page."""
     states: dict[UUID, CaseState] = {}
+    count = 0
+    for event in stored_events(conn, batch_size, progress, keys):
+        states[event.case_id] = _fold_one(states.get(event.case_id, _EMPTY), event)
+        count += 1
+    return states, count
+
+
+def stored_events(
+    conn: Connection,
+    batch_size: int = 10_000,
+    progress: Progress | None = None,
+    keys: DataKeys | None = None,
+) -> Iterator[Event]:
+    """Every stored event in log order, validated (and opened with `keys`), page by page:
+    the rebuild's read, which `bench.projection_rebuild` also times alone, as its floor."""
     read, parse = _statements(conn.dialect).read_page, Event.model_validate_json
     after, count = 0, 0
     while page := read.fetch(conn, {"after": after, "size": batch_size}):
         openers = keys.for_opening(conn, {_uuid(row[1]) for row in page}) if keys else {}
         for _, case_id, document in page:
-            opener = openers.get(_uuid(case_id))
-            event = parse(document, context=_ctx(opener))
-            states[event.case_id] = _fold_one(states.get(event.case_id, _EMPTY), event)
+            yield parse(document, context=_ctx(openers.get(_uuid(case_id))))
         after, count = page[-1][0], count + len(page)
         if progress is not None:
             progress(count)
-    return states, count
 
 
 # The log page as one JSON document per event, which pydantic validates in one call (in
