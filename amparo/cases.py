@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 from uuid import UUID
 
 from temporalio.client import (
@@ -128,6 +129,8 @@ class CaseCommands:
             if error.status is RPCStatusCode.ALREADY_EXISTS:
                 raise CommandRefused("case_already_open", "a case with this id exists") from None
             raise
+        finally:
+            _read_start_outcome(start)
 
     async def send(self, case_id: UUID, command: PersonCommand) -> CommandResult:
         """Send any other command to its case; returns once its events are stored."""
@@ -179,6 +182,17 @@ class CaseCommands:
         except RPCError:
             return CommandRefused("case_not_found", "no such case")
         return CommandRefused("case_closed", "the case is closed and accepts no more changes")
+
+
+def _read_start_outcome(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Read the start's outcome, which the SDK keeps in a future only `workflow_handle()`
+    awaits: when the start failed (the case exists, no answer in time), that future holds
+    the error, and asyncio would log it as "Future exception was never retrieved" (an
+    ERROR line with a traceback) once it is collected. Not awaited: it may never settle
+    if the call failed before reaching the server."""
+    future = getattr(start, "_workflow_handle", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
 
 
 def _refusal(error: WorkflowUpdateFailedError) -> CommandRefused:

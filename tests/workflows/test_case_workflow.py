@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -188,6 +191,32 @@ async def test_unknown_and_closed_cases_are_refused(harness: CaseHarness) -> Non
     with pytest.raises(CommandRefused) as refused:
         await h.commands.open(open_cmd.model_copy(update={"command_id": uuid.uuid4()}))
     assert refused.value.code == "case_already_open"
+
+
+async def test_a_refused_opening_leaves_no_unread_error_behind(harness: CaseHarness) -> None:
+    """The SDK keeps a failed start's error in a future nobody awaited: asyncio logged it as
+    "Future exception was never retrieved", an ERROR with a traceback, for every opening of
+    a closed case's id (and every opening that timed out)."""
+    h = harness
+    open_cmd = opening()
+    await h.commands.open(open_cmd)
+    await h.commands.send(
+        open_cmd.case_id, step("identification", "complete", outcome="not_a_victim")
+    )
+    await h.env.client.get_workflow_handle(case_workflow_id(open_cmd.case_id)).result()
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        for _ in range(3):
+            with pytest.raises(CommandRefused):
+                await h.commands.open(open_cmd.model_copy(update={"command_id": uuid.uuid4()}))
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert [c["message"] for c in reported] == []
 
 
 async def test_retried_command_is_applied_once(harness: CaseHarness) -> None:
