@@ -293,8 +293,10 @@ async def stack_trace_query(client: Client, workflow_id: str) -> object:
 
 # The bare worker process imports only temporalio and the bare workflow (not Amparo, not
 # this module), so its start time and memory are Temporal's own.
+# It leaves with os._exit, as `amparo` does: Temporal's native threads can crash a
+# finalizing interpreter ("PyGILState_Release ... finalizing", temporalio/sdk-python#300).
 BARE_WORKER = """
-import asyncio, signal, sys
+import asyncio, os, signal, sys
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -310,6 +312,9 @@ async def serve(address, task_queue):
 
 if __name__ == "__main__":
     asyncio.run(serve(sys.argv[1], sys.argv[2]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 """
 
 

@@ -87,6 +87,12 @@ class Stack:
     bare_queue: str
     api_url: str | None
     worker_pid: int | None = None  # the `amparo worker` subprocess, when there is one
+    api_pid: int | None = None  # the `amparo api` subprocess, when there is one
+
+    @property
+    def python_pids(self) -> list[int]:
+        """This process and the Amparo subprocesses: whose CPU a command costs in Python."""
+        return [os.getpid(), *(pid for pid in (self.worker_pid, self.api_pid) if pid)]
 
     @property
     def client(self) -> Client:
@@ -147,6 +153,31 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
+
+
+def spawn_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """`amparo api` for these settings on `port`, in its own process (stop it with SIGTERM)."""
+    return subprocess.Popen(
+        [*amparo_command(), "api", "--port", str(port)],
+        env=_worker_env(settings),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+async def wait_for_api(url: str, proc: subprocess.Popen[bytes], limit: float = 120) -> None:
+    """Until the API at `url` (its `/api/v1` base) answers its health check."""
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"amparo api exited with {proc.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            if time.perf_counter() - began > limit:
+                raise TimeoutError(f"amparo api not answering after {limit:g} s")
+            await asyncio.sleep(0.1)
 
 
 def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -224,6 +255,7 @@ async def running_stack(
     keep: bool = False,
     server_args: tuple[str, ...] = (),
     worker_process: bool = False,
+    api_process: bool = False,
     encryption: bool = True,
 ) -> AsyncIterator[Stack]:
     """Bring the stack up; everything started here is stopped on the way out.
@@ -233,13 +265,15 @@ async def running_stack(
     and Amparo database survive); `keep` leaves a temporary directory in place;
     `server_args` go to `temporal server start-dev` (e.g. `--dynamic-config-value K=V`);
     `worker_process` runs the case worker as an `amparo worker` subprocess (as in production,
-    where API and worker are separate processes) instead of in this process. The master key
+    where API and worker are separate processes) instead of in this process, and
+    `api_process` the API as an `amparo api` subprocess (the benchmark's HTTP client stays
+    here, as a user's would be elsewhere). The master key
     is made in the directory (unless `AMPARO_MASTER_KEYS` gives one); `encryption=False`
     swaps the stack's client for one without the payload codec and stores personal fields
     unsealed (the cost of encryption).
     """
-    if worker_process and not encryption:
-        raise ValueError("an `amparo worker` subprocess always encrypts: run it in-process")
+    if (worker_process or api_process) and not encryption:
+        raise ValueError("Amparo's own processes always encrypt: run them in-process")
     configure_logging("WARNING", "json")  # logs to stderr: stdout is for the JSON results
     owned = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="amparo-bench-")) if data_dir is None else data_dir
@@ -294,8 +328,15 @@ async def running_stack(
                 await stack.enter_async_context(
                     Worker(services.temporal, task_queue=bare_queue, workflows=[BareWorkflow])
                 )
-            api_url = None
-            if api:
+            api_url, api_pid = None, None
+            if api and api_process:
+                port = free_port()
+                api_url = f"http://127.0.0.1:{port}/api/v1"
+                api_proc = spawn_api(settings, port)
+                stack.callback(_stop_process, api_proc)
+                await wait_for_api(api_url, api_proc)
+                api_pid = api_proc.pid
+            elif api:
                 port = free_port()
                 http_server = ApiServer(create_app(services), host="127.0.0.1", port=port)
                 serving = asyncio.create_task(http_server.serve())
@@ -320,6 +361,7 @@ async def running_stack(
                 bare_queue=bare_queue,
                 api_url=api_url,
                 worker_pid=worker_pid,
+                api_pid=api_pid,
             )
     finally:
         if owned and not keep:

@@ -1,6 +1,7 @@
 """Step throughput: N cases x M step commands, by API and by client, against bare Temporal.
 
     .venv/bin/python -m bench.step_throughput [--cases 50 --steps 16 --rounds 1]
+        [--layout one_process,deployed]
 
 Three series on one stack (same dev server, same process, same client), same shape:
 N cases in parallel, each taking its M commands one after the other: a case walks its whole
@@ -16,8 +17,14 @@ The cases are opened, and the bare workflows started and sent one Update, before
 starts. Each line carries commands/s, p50/p95 latency, CPU per command of the Python side and
 of the dev server, history events / workflow tasks / activities per command (from one fetched
 history), and `ratio` = commands/s over the bare series of the same round (targets: client
-0.5, api 0.4). `--worker-process` moves the case worker into an `amparo worker` subprocess
-(API and worker apart, as deployed; the Python CPU then adds both processes). Payloads are
+0.5, api 0.4).
+
+`--layout` says where Amparo runs; each layout is its own stack and its own bare series:
+`one_process` (as `amparo dev`: worker and API in this process, beside the bare worker and
+the benchmark's clients), `worker_apart` (the case worker in an `amparo worker`
+subprocess), `deployed` (as docker-compose runs it: `amparo worker` and `amparo api` in
+their own processes; the HTTP client and the bare worker stay here). Python CPU adds up
+this process and Amparo's subprocesses. Default: `one_process,deployed`. Payloads are
 encrypted as in production (the bare series too: it shares the client), and personal
 fields sealed at rest; `--no-encryption` runs all three without the payload codec and
 without sealing, to see what encryption costs.
@@ -113,7 +120,7 @@ async def series(name: str, stack: Stack, cases: int, steps: int, send: Send) ->
 
     server_pid = stack.server.pid
     assert server_pid is not None
-    python_pids = [os.getpid()] + ([stack.worker_pid] if stack.worker_pid else [])
+    python_pids = stack.python_pids
     cpu_py = sum(cpu_seconds(pid) for pid in python_pids)
     cpu_srv = cpu_seconds(server_pid)
     began = time.perf_counter()
@@ -213,6 +220,13 @@ async def api_series(stack: Stack, cases: int, steps: int) -> dict[str, Any]:
 
 SERIES = {"bare": bare_series, "client": client_series, "api": api_series}
 
+# Where Amparo's worker and API run: (worker apart, API apart).
+LAYOUTS = {
+    "one_process": (False, False),
+    "worker_apart": (True, False),
+    "deployed": (True, True),
+}
+
 
 async def run(
     cases: int,
@@ -221,14 +235,16 @@ async def run(
     *,
     series: tuple[str, ...] = ("client", "api"),
     server_args: tuple[str, ...] = (),
-    worker_process: bool = False,
+    layout: str = "one_process",
     encryption: bool = True,
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
+    worker_apart, api_apart = LAYOUTS[layout]
     async with running_stack(
         api="api" in series,
         server_args=server_args,
-        worker_process=worker_process,
+        worker_process=worker_apart,
+        api_process=api_apart and "api" in series,
         encryption=encryption,
     ) as stack:
         for r in range(1, rounds + 1):
@@ -244,8 +260,7 @@ async def run(
                 result["encryption"] = encryption  # every series, bare too: one client
                 if server_args:
                     result["server_args"] = list(server_args)
-                if worker_process and kind != "bare":
-                    result["worker"] = "subprocess"
+                result["layout"] = layout  # the bare series too: it ran beside that stack
                 emit(result)
                 results.append(result)
     return results
@@ -272,9 +287,9 @@ def main(argv: list[str] | None = None) -> None:
         help="a dev-server dynamic config value to try (repeatable)",
     )
     parser.add_argument(
-        "--worker-process",
-        action="store_true",
-        help="run the case worker as an `amparo worker` subprocess (the bare worker stays here)",
+        "--layout",
+        default="one_process,deployed",
+        help=f"where Amparo runs, one stack each, comma-separated: {', '.join(LAYOUTS)}",
     )
     parser.add_argument(
         "--no-encryption",
@@ -282,25 +297,29 @@ def main(argv: list[str] | None = None) -> None:
         help="no payload codec (bare, client and API alike) and no sealing at rest",
     )
     args = parser.parse_args(argv)
-    if args.no_encryption and args.worker_process:
-        parser.error("--no-encryption: the `amparo worker` subprocess always encrypts")
+    layouts = tuple(s for s in args.layout.split(",") if s)
+    if not layouts or not set(layouts) <= set(LAYOUTS):
+        parser.error(f"--layout: one or more of {', '.join(LAYOUTS)}")
+    if args.no_encryption and layouts != ("one_process",):
+        parser.error("--no-encryption needs --layout one_process: Amparo's processes encrypt")
     if not 1 <= args.steps <= len(PATH):
         parser.error(f"--steps: a case's path has {len(PATH)} step commands")
     series = tuple(s for s in args.series.split(",") if s)
     if not set(series) <= {"client", "api"}:
         parser.error("--series: client, api or both")
     server_args = tuple(a for kv in args.dynamic_config for a in ("--dynamic-config-value", kv))
-    asyncio.run(
-        run(
-            args.cases,
-            args.steps,
-            args.rounds,
-            series=series,
-            server_args=server_args,
-            worker_process=args.worker_process,
-            encryption=not args.no_encryption,
+    for layout in layouts:
+        asyncio.run(
+            run(
+                args.cases,
+                args.steps,
+                args.rounds,
+                series=series,
+                server_args=server_args,
+                layout=layout,
+                encryption=not args.no_encryption,
+            )
         )
-    )
 
 
 if __name__ == "__main__":
