@@ -25,6 +25,7 @@ from amparo.wiring import event_store
 from domain import commands as cmd
 from store.db import make_engine
 from store.migrate import upgrade
+from tests.support.files import contents
 from worker import build_worker
 from workflows.contracts import case_workflow_id
 
@@ -108,6 +109,6 @@ async def test_personal_data_reaches_temporal_only_encrypted(
     # The dev server's own database (and its write-ahead log) holds no plaintext either,
     # though it does hold the case: this is the file the server writes.
     files = sorted(dev_server.config.data_dir.glob(dev_server.config.db_file.name + "*"))
-    stored = b"".join(f.read_bytes() for f in files)
+    stored = contents(files)
     assert case_workflow_id(case_id).encode() in stored
     assert_nowhere(stored, f"{dev_server.config.db_file} (and -wal)")

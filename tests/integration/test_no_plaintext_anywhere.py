@@ -30,6 +30,7 @@ from domain import commands as cmd
 from store.db import make_engine
 from store.migrate import upgrade
 from store.read_models import CaseReads
+from tests.support.files import contents
 from worker import build_worker
 from workflows.contracts import case_workflow_id
 
@@ -113,9 +114,9 @@ async def test_the_demo_leaves_no_personal_data_in_clear(
     engine.dispose()
 
     amparo_files = sorted(tmp_path.glob("amparo.db*"))
-    assert not leaks(b"".join(f.read_bytes() for f in amparo_files), secrets), "Amparo's file"
+    assert not leaks(contents(amparo_files), secrets), "Amparo's file"
     temporal = sorted(dev_server.config.data_dir.glob(dev_server.config.db_file.name + "*"))
-    assert not leaks(b"".join(f.read_bytes() for f in temporal), secrets), "Temporal's file"
+    assert not leaks(contents(temporal), secrets), "Temporal's file"
     captured = capfd.readouterr()
     server_log = dev_server.config.log_file
     logs = (captured.out + captured.err).encode() + server_log.read_bytes()
