@@ -19,9 +19,11 @@ from domain import CaseState, decide, evolve_all
 from domain import commands as cmd
 from tests.chaos.conftest import ChaosStack, assert_exactly_once
 
+# (cases, kills aimed at, kills required): the full run is issue #4's, 200 paths and at
+# least 20 kills; the short one, in every `make test`, needs at least 3.
 SIZES = [
-    pytest.param((20, 4), id="short"),
-    pytest.param((200, 20), id="full", marks=pytest.mark.slow),
+    pytest.param((20, 4, 3), id="short"),
+    pytest.param((200, 20, 20), id="full", marks=pytest.mark.slow),
 ]
 STEPS: list[tuple[str, dict[str, Any]]] = [
     ("identification", {"action": "complete", "outcome": "smuggled_person"}),
@@ -75,8 +77,8 @@ def expected_types() -> list[str]:
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("size", SIZES)
-async def test_paths_survive_worker_kills(chaos: ChaosStack, size: tuple[int, int]) -> None:
-    cases, kills = size
+async def test_paths_survive_worker_kills(chaos: ChaosStack, size: tuple[int, int, int]) -> None:
+    cases, kills, required = size
     rng = random.Random(cases)
     keys = {n: str(uuid.uuid4()) for n in range(cases)}
 
@@ -111,7 +113,7 @@ async def test_paths_survive_worker_kills(chaos: ChaosStack, size: tuple[int, in
         finally:
             done.set()
             await faults
-    assert chaos.worker.kills >= min(kills, 3), f"only {chaos.worker.kills} kills"
+    assert chaos.worker.kills >= required, f"only {chaos.worker.kills} kills"
     expected = expected_types()
     for case_id in case_ids:
         assert_exactly_once(chaos.store, case_id, expected)
