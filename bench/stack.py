@@ -145,20 +145,11 @@ def amparo_command() -> list[str]:
     return [sys.executable, "-m", "amparo.cli.main"]
 
 
-def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """`amparo worker` for these settings, in its own process (stop it with SIGTERM)."""
+def spawn(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    """`amparo ARGS…` (`worker`, `api --port P`) for these settings, in its own process
+    (stop it with SIGTERM)."""
     return subprocess.Popen(
-        [*amparo_command(), "worker"],
-        env=_worker_env(settings),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def spawn_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """`amparo api` for these settings on `port`, in its own process (stop it with SIGTERM)."""
-    return subprocess.Popen(
-        [*amparo_command(), "api", "--port", str(port)],
+        [*amparo_command(), *args],
         env=_worker_env(settings),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -317,7 +308,7 @@ async def running_stack(
             store = event_store(engine, settings, sealed=encryption)
             worker_pid = None
             if worker and worker_process:
-                proc = spawn_worker(settings)
+                proc = spawn(settings, "worker")
                 stack.callback(_stop_process, proc)
                 await wait_for_poller(services.temporal, settings, settings.task_queue)
                 worker_pid = proc.pid
@@ -332,7 +323,7 @@ async def running_stack(
             if api and api_process:
                 port = free_port()
                 api_url = f"http://127.0.0.1:{port}/api/v1"
-                api_proc = spawn_api(settings, port)
+                api_proc = spawn(settings, "api", "--port", str(port))
                 stack.callback(_stop_process, api_proc)
                 await wait_for_api(api_url, api_proc)
                 api_pid = api_proc.pid

@@ -65,9 +65,7 @@ def open_case(
         "consent_assistance": consent_assistance,
         "consent_data_sharing": consent_data_sharing,
     }
-    case = ApiClient(settings()).call(
-        "POST", "/cases", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
+    case = ApiClient(settings()).record("/cases", body)
     typer.echo(case["case_id"])
     for other in case.get("possible_duplicates", []):
         typer.echo(f"note: the same person may have case {other}", err=True)
@@ -127,11 +125,8 @@ def advance(
         "action": action.value, "institution": institution,
         "outcome": outcome.value if outcome else None, "reason": reason, "note": note,
     }  # fmt: skip
-    case = ApiClient(settings()).call(
-        "POST",
-        f"/cases/{case_id}/steps/{step.value}",
-        json={k: v for k, v in body.items() if v is not None},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
+    case = ApiClient(settings()).record(
+        f"/cases/{case_id}/steps/{step.value}", {k: v for k, v in body.items() if v is not None}
     )
     _print_case(case)
 

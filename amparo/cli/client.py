@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ class ApiClient:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The answer's JSON."""
         return self.answer(method, path, **kwargs).json()
+
+    def record(self, path: str, body: dict[str, Any]) -> Any:
+        """POST something to record, with its own Idempotency-Key (a retry is applied once)."""
+        return self.call("POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
 
     def text(self, method: str, path: str, **kwargs: Any) -> str:
         """The answer as text (a CSV or HTML report)."""

@@ -20,10 +20,5 @@ def erase(
 ) -> None:
     """Destroy the person's data key: names, birth date, notes and visa numbers become
     unreadable everywhere; the case's path and the statistics stay. A closed case only."""
-    erased = ApiClient(settings()).call(
-        "POST",
-        f"/cases/{case_id}/erasure",
-        json={"reason": reason},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
+    erased = ApiClient(settings()).record(f"/cases/{case_id}/erasure", {"reason": reason})
     typer.echo(f"erased {erased['case_id']} at {erased['erased_at']}")

@@ -14,7 +14,7 @@ import typer
 
 from amparo.cli.client import ApiClient
 from amparo.cli.common import fail, settings
-from amparo.cli.tables import print_table
+from amparo.cli.tables import print_page
 from domain.person import Sex
 from domain.proceedings import ArchiveReason, ProceedingStage, Verdict
 from domain.vocabulary import CrimeType
@@ -49,9 +49,7 @@ def _send(path: str, body: dict[str, Any], occurred_at: str | None) -> dict[str,
     moment = _moment(occurred_at)
     if moment is not None:
         body = body | {"occurred_at": moment}
-    proceeding: dict[str, Any] = ApiClient(settings()).call(
-        "POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
+    proceeding: dict[str, Any] = ApiClient(settings()).record(path, body)
     return proceeding
 
 
@@ -113,9 +111,8 @@ def list_proceedings(
         ]
         for p in page["items"]
     ]  # fmt: skip
-    print_table(["proceeding", "crime", "stage", "opened", "victims", "imputed", "reference"], rows)
-    if page.get("next_cursor"):
-        typer.echo(f"(first {limit} shown)", err=True)
+    headers = ["proceeding", "crime", "stage", "opened", "victims", "imputed", "reference"]
+    print_page(headers, rows, page, limit)
 
 
 @app.command("show")

@@ -13,7 +13,7 @@ import typer
 
 from amparo.cli.client import ApiClient
 from amparo.cli.common import settings
-from amparo.cli.tables import print_table
+from amparo.cli.tables import print_page
 from domain.vocabulary import ReferralDecision, ReferralState
 
 app = typer.Typer(
@@ -23,9 +23,7 @@ app = typer.Typer(
 
 
 def _send(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    referral: dict[str, Any] = ApiClient(settings()).call(
-        "POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
+    referral: dict[str, Any] = ApiClient(settings()).record(path, body)
     return referral
 
 
@@ -62,9 +60,8 @@ def list_referrals(
         ]
         for r in page["items"]
     ]  # fmt: skip
-    print_table(["referral", "step", "institution", "state", "referred", "overdue", "person"], rows)
-    if page.get("next_cursor"):
-        typer.echo(f"(first {limit} shown)", err=True)
+    headers = ["referral", "step", "institution", "state", "referred", "overdue", "person"]
+    print_page(headers, rows, page, limit)
 
 
 @app.command("show")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import typer
 
@@ -14,3 +15,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     if not rows:
         typer.echo("(none)")
+
+
+def print_page(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], page: Mapping[str, Any], limit: int
+) -> None:
+    """`print_table`, then a note on stderr when the API has more than the page shown."""
+    print_table(headers, rows)
+    if page.get("next_cursor"):
+        typer.echo(f"(first {limit} shown)", err=True)

@@ -10,7 +10,7 @@ import typer
 
 from amparo.cli.client import ApiClient
 from amparo.cli.common import settings
-from amparo.cli.tables import print_table
+from amparo.cli.tables import print_page
 from domain.vocabulary import VisaKind, VisaState
 
 app = typer.Typer(
@@ -22,9 +22,7 @@ Day = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
 
 
 def _send(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    visa: dict[str, Any] = ApiClient(settings()).call(
-        "POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
+    visa: dict[str, Any] = ApiClient(settings()).record(path, body)
     return visa
 
 
@@ -92,9 +90,8 @@ def expiring(
         ]
         for v in page["items"]
     ]  # fmt: skip
-    print_table(["visa", "case", "kind", "expires", "days left", "reminded", "caseworker"], rows)
-    if page.get("next_cursor"):
-        typer.echo(f"(first {limit} shown)", err=True)
+    headers = ["visa", "case", "kind", "expires", "days left", "reminded", "caseworker"]
+    print_page(headers, rows, page, limit)
 
 
 def _reminder(visa: dict[str, Any]) -> str:
